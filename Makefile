@@ -1,0 +1,114 @@
+# The helpline's commands. `make help` lists them.
+# Two environments: .venv (Python 3.11, the helpline) and .venv-rasa (Python 3.10, Rasa 3.6.21).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+RASA_VENV := .venv-rasa
+PY := $(VENV)/bin/python
+RASA := $(RASA_VENV)/bin/rasa
+RASA_PY := $(RASA_VENV)/bin/python
+MODEL_DIR := models
+MODEL_STAMP := $(MODEL_DIR)/.trained
+MODEL_INPUTS := domain.yml config.yml $(shell find nlu_data -type f -name '*.yml' 2>/dev/null | sort)
+
+# Databases and Redis of the second test pass (this machine's services).
+TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+# Python 3.10 for Rasa: python3.10 on PATH, else pyenv's, else a clear error (see setup-rasa).
+PYTHON311 ?= $(shell for p in "$$(command -v python3.11)" "$$(pyenv root 2>/dev/null)"/versions/3.11*/bin/python3.11 /usr/bin/python3.11 /usr/local/bin/python3.11; do \
+	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 11)' 2>/dev/null && { echo "$$p"; break; }; done)
+PYTHON310 ?= $(shell for p in "$$(command -v python3.10)" "$$(pyenv root 2>/dev/null)"/versions/3.10*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do \
+	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
+
+.PHONY: help setup train run test test-helpline test-helpline-pg test-actions test-conversations \
+	test-integration validate lint format lock i18n-extract i18n-update i18n-compile clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(VENV)/.installed $(RASA_VENV)/.installed ## Create or update both environments (reused when unchanged)
+
+$(VENV)/.installed: requirements/helpline.txt pyproject.toml
+	@test -n "$(PYTHON311)" || { echo "error: Python 3.11 not found. Install it (e.g. 'pyenv install 3.11') and retry." >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON311) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/helpline.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . 2> >(grep -v "is ignored: it is neither" >&2)
+	@touch $@
+
+$(RASA_VENV)/.installed: requirements/rasa.txt
+	@test -n "$(PYTHON310)" || { echo "error: Python 3.10 not found, and Rasa 3.6.21 needs it (it does not run on 3.11+)." \
+		"Install it with 'pyenv install 3.10' (then it is found automatically), or your system's python3.10 package," \
+		"or pass PYTHON310=/path/to/python3.10." >&2; exit 1; }
+	@test -x $(RASA_PY) || $(PYTHON310) -m venv $(RASA_VENV)
+	$(RASA_PY) -m pip install --quiet --disable-pip-version-check -r requirements/rasa.txt 2> >(grep -v "is ignored: it is neither" >&2)
+	@touch $@
+
+train: $(MODEL_STAMP) ## Train the Rasa model when nlu_data/, domain.yml or config.yml changed
+
+$(MODEL_STAMP): $(RASA_VENV)/.installed $(MODEL_INPUTS)
+	@mkdir -p $(MODEL_DIR)
+	$(RASA) train --data nlu_data --domain domain.yml --config config.yml --out $(MODEL_DIR) \
+		--fixed-model-name helpline --quiet
+	@touch $@
+
+validate: $(RASA_VENV)/.installed ## Check the Rasa data (rasa data validate)
+	$(RASA) data validate --data nlu_data --domain domain.yml --config config.yml --fail-on-warnings
+
+run: setup $(MODEL_STAMP) ## Start the whole helpline (Rasa, actions, service) and print the URLs
+	$(VENV)/bin/helpline run
+
+test: setup $(MODEL_STAMP) ## Everything: validate, both test passes, action and conversation tests, end to end
+	$(MAKE) --no-print-directory validate
+	$(MAKE) --no-print-directory test-helpline
+	$(MAKE) --no-print-directory test-helpline-pg
+	$(MAKE) --no-print-directory test-actions
+	$(MAKE) --no-print-directory test-conversations
+	$(MAKE) --no-print-directory test-integration
+
+test-helpline: $(VENV)/.installed ## Helpline tests on SQLite without Redis
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not rasa" -q
+
+test-helpline-pg: $(VENV)/.installed ## Helpline tests on PostgreSQL with Redis
+	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "not rasa" -q
+
+test-actions: $(RASA_VENV)/.installed ## Unit tests of the custom actions, in the Rasa runtime
+	$(RASA_PY) -m pytest tests/actions -q -p no:cacheprovider
+
+test-conversations: $(MODEL_STAMP) ## Rasa conversation tests against the trained model
+	$(RASA) test core --stories tests/stories --model $(MODEL_DIR) --fail-on-prediction-errors \
+		--out var/rasa-test-results --quiet
+
+test-integration: setup $(MODEL_STAMP) ## Real Rasa server + action server + helpline, driven over HTTP
+	$(PY) -m pytest -m rasa -q
+
+lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check bot channels tests
+	$(VENV)/bin/ruff format --check bot channels tests
+	$(VENV)/bin/mypy
+
+format: $(VENV)/.installed ## Format the code with ruff
+	$(VENV)/bin/ruff format bot channels tests
+	$(VENV)/bin/ruff check --fix bot channels tests
+
+lock: ## Re-resolve requirements/*.in into exact pins (needs both Pythons)
+	rm -rf var/lock && $(PYTHON311) -m venv var/lock/hl && var/lock/hl/bin/pip install -q -r requirements/helpline.in \
+		&& (echo "# Exact pins for .venv (Python 3.11). Regenerate with \`make lock\`."; var/lock/hl/bin/pip freeze) > requirements/helpline.txt
+	$(PYTHON310) -m venv var/lock/rasa && var/lock/rasa/bin/pip install -q -r requirements/rasa.in \
+		&& (echo "# Exact pins for .venv-rasa (Python 3.10). Regenerate with \`make lock\`."; var/lock/rasa/bin/pip freeze) > requirements/rasa.txt
+
+i18n-extract: $(VENV)/.installed ## Extract messages into locales/messages.pot
+	$(VENV)/bin/pybabel extract --mapping babel.cfg --output-file locales/messages.pot \
+		--project "migrant-helpline" --no-location --sort-output \
+		--no-default-keywords --keyword "_:2" --keyword "pgettext:1c,2" .
+
+i18n-update: i18n-extract ## Merge the .pot into every language's .po
+	$(VENV)/bin/pybabel update --input-file locales/messages.pot --output-dir locales --no-fuzzy-matching --ignore-obsolete
+
+i18n-compile: $(VENV)/.installed ## Compile .po into .mo (the service reads .po directly; this checks them)
+	$(VENV)/bin/pybabel compile --directory locales --use-fuzzy --statistics
+
+clean: ## Remove environments, models and local data
+	rm -rf $(VENV) $(RASA_VENV) $(MODEL_DIR) var .rasa .pytest_cache

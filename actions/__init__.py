@@ -1,0 +1,1 @@
+"""Rasa custom actions of the helpline (run with `rasa run actions`)."""

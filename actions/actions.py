@@ -1,0 +1,99 @@
+"""Custom actions: read the tracker, tell the helpline what to do, return events.
+
+The helpline owns cases, languages and stored messages. Actions only ask it to
+act through control messages, `{"helpline": {<command>: <arguments>}}`, sent
+with `json_message`; they reach the helpline as the `custom` part of Rasa's
+REST output. Texts are named responses, rendered in the person's language by
+the helpline's NLG endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from .languages import normalise_language
+
+REASON_REQUEST_HUMAN = "request_human"
+REASON_EMERGENCY = "emergency"
+PRIORITY_REQUEST = "request"
+PRIORITY_EMERGENCY = "emergency"
+
+
+def send_command(dispatcher: CollectingDispatcher, command: str, argument: Any) -> None:
+    """Send one control command to the helpline."""
+    dispatcher.utter_message(json_message={"helpline": {command: argument}})
+
+
+class ActionRequestHuman(Action):
+    def name(self) -> str:
+        return "action_request_human"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_handoff")
+        send_command(
+            dispatcher,
+            "open_case",
+            {"reason": REASON_REQUEST_HUMAN, "priority": PRIORITY_REQUEST},
+        )
+        return []
+
+
+class ActionEmergency(Action):
+    def name(self) -> str:
+        return "action_emergency"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        # The case opens before any text, so that the alert is not held up by
+        # the rendering of the message.
+        send_command(
+            dispatcher,
+            "open_case",
+            {"reason": REASON_EMERGENCY, "priority": PRIORITY_EMERGENCY},
+        )
+        dispatcher.utter_message(response="utter_emergency")
+        return []
+
+
+class ActionSetLanguage(Action):
+    def name(self) -> str:
+        return "action_set_language"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        code = next(
+            (
+                code
+                for value in tracker.get_latest_entity_values("language")
+                if (code := normalise_language(str(value)))
+            ),
+            None,
+        )
+        if code is None:
+            dispatcher.utter_message(response="utter_choose_language")
+            return []
+        send_command(dispatcher, "set_language", code)
+        # The NLG endpoint would otherwise render this in the old language,
+        # taken from the message metadata.
+        dispatcher.utter_message(response="utter_language_set", language=code)
+        return []
+
+
+class ActionEraseData(Action):
+    def name(self) -> str:
+        return "action_erase_data"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        send_command(dispatcher, "erase", {})
+        dispatcher.utter_message(response="utter_erased")
+        return []

@@ -1,0 +1,60 @@
+"""The helpline service: webhooks, NLG, caseworker API, simulator, and the embedded worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from bot import __version__
+from bot.app_state import AppState
+from bot.config import Settings
+from bot.routes import api, health, nlg
+from bot.worker import Worker
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
+    """Build the application; ``run_worker`` embeds the worker (required without Redis)."""
+    settings = settings or Settings.load()
+    state = AppState.build(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker_task = None
+        if run_worker:
+            state.worker = Worker(state)
+            worker_task = asyncio.create_task(state.worker.run(), name="helpline-worker")
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
+            await state.close()
+
+    app = FastAPI(
+        title="Migrant helpline",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.helpline = state
+    app.include_router(health.router)
+    app.include_router(nlg.router)
+    app.include_router(api.router)
+    for channel in state.channels.values():
+        router = channel.router()
+        if router is not None:
+            app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

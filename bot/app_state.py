@@ -1,0 +1,66 @@
+"""The parts of a running helpline, built once from the settings and shared."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+
+from bot import crypto
+from bot.config import Settings
+from bot.db import Database
+from bot.i18n import Catalogs, install
+from bot.nlg import NLG
+from bot.queue import WorkQueue, make_queue
+from bot.rasa_client import RasaClient
+
+if TYPE_CHECKING:
+    from bot.worker import Worker
+    from channels.base import Channel
+
+log = logging.getLogger(__name__)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    catalogs: Catalogs
+    nlg: NLG
+    queue: WorkQueue
+    rasa: RasaClient
+    http: httpx.AsyncClient
+    channels: dict[str, Channel] = field(default_factory=dict)
+    worker: Worker | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, *, root: Path = PROJECT_ROOT) -> AppState:
+        crypto.configure(crypto.Cipher(settings.data_keys, settings.secret_key))
+        catalogs = Catalogs(root / "locales")
+        install(catalogs)
+        state = cls(
+            settings=settings,
+            db=Database(settings.database_url),
+            catalogs=catalogs,
+            nlg=NLG(root, catalogs),
+            queue=make_queue(settings.redis_url),
+            rasa=RasaClient(settings.rasa_url, settings.rasa_token),
+            http=httpx.AsyncClient(timeout=10.0),
+        )
+        from channels.registry import enabled_channels
+
+        state.channels = enabled_channels(state)
+        return state
+
+    def channel(self, name: str) -> Channel:
+        return self.channels[name]
+
+    async def close(self) -> None:
+        await self.rasa.close()
+        await self.http.aclose()
+        await self.queue.close()
+        self.db.dispose()

@@ -1,0 +1,202 @@
+"""The ``helpline`` command (contract section 6)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from bot.config import Settings
+from bot.errors import ConfigError, HelplineError
+
+if TYPE_CHECKING:
+    from bot.db import Database
+
+log = logging.getLogger("bot.cli")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs full URLs, which can carry tokens; our own log lines say what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.app import create_app
+
+    settings_db_upgrade(settings)
+    app = create_app(settings, run_worker=not args.no_worker)
+    # No access log: request lines can carry tokens and say who wrote when.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app_state import AppState
+    from bot.worker import Worker
+
+    if not settings.uses_redis:
+        log.warning(
+            "no REDIS_URL: this worker only sees new messages through its periodic sweep; "
+            "`helpline serve` already runs a worker in process"
+        )
+
+    async def main() -> None:
+        state = AppState.build(settings)
+        try:
+            await Worker(state).run()
+        finally:
+            await state.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runner import run
+
+    settings_db_upgrade(settings)
+    return run(settings)
+
+
+def settings_db_upgrade(settings: Settings) -> None:
+    from bot.db import upgrade
+
+    upgrade(settings.database_url)
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    settings_db_upgrade(settings)
+    print("database is at the latest schema")
+    return 0
+
+
+def _with_session(settings: Settings) -> Database:
+    from bot import crypto
+    from bot.db import Database
+
+    crypto.configure(crypto.Cipher(settings.data_keys, settings.secret_key))
+    return Database(settings.database_url)
+
+
+def cmd_orgs_create(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.auth import create_organisation
+    from bot.languages import normalise
+
+    languages = []
+    for code in _csv(args.languages):
+        language = normalise(code)
+        if language is None:
+            raise HelplineError(f"unsupported language {code!r}")
+        languages.append(language)
+    countries = [c.upper() for c in _csv(args.countries)]
+    for country in countries:
+        if len(country) != 2 or not country.isalpha():
+            raise HelplineError(f"country must be an ISO 3166 alpha-2 code, got {country!r}")
+    db = _with_session(settings)
+    with db.session() as session:
+        org = create_organisation(session, args.name, languages, countries)
+        print(
+            f"organisation {org.name!r} created (id {org.id}; languages: "
+            f"{','.join(languages) or 'all'}; countries: {','.join(countries) or 'all'})"
+        )
+    return 0
+
+
+def cmd_users_create(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.auth import create_user
+
+    if not args.password_stdin:
+        raise HelplineError("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    db = _with_session(settings)
+    with db.session() as session:
+        user = create_user(
+            session,
+            organisation=args.org,
+            username=args.username,
+            role=args.role,
+            password=password,
+        )
+        print(f"user {user.username!r} created ({user.role} of {args.org!r})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="helpline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="the web service (webhooks, NLG, API) with a worker")
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not embed a worker (needs REDIS_URL and `helpline worker`)",
+    )
+    serve.set_defaults(func=cmd_serve)
+    commands.add_parser("worker", help="a worker process (with REDIS_URL)").set_defaults(
+        func=cmd_worker
+    )
+    commands.add_parser("run", help="everything, as `make run` does").set_defaults(func=cmd_run)
+
+    db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations (Alembic)").set_defaults(func=cmd_db_upgrade)
+
+    orgs = commands.add_parser("orgs", help="organisations").add_subparsers(
+        dest="orgs_command", required=True
+    )
+    create_org = orgs.add_parser("create", help="create an organisation")
+    create_org.add_argument("name")
+    create_org.add_argument("--languages", help="comma-separated ISO 639-1 codes (default: all)")
+    create_org.add_argument("--countries", help="comma-separated ISO 3166 codes (default: all)")
+    create_org.set_defaults(func=cmd_orgs_create)
+
+    users = commands.add_parser("users", help="users").add_subparsers(
+        dest="users_command", required=True
+    )
+    create_user = users.add_parser("create", help="create a user")
+    create_user.add_argument("--org", required=True)
+    create_user.add_argument("--username", required=True)
+    create_user.add_argument(
+        "--role", required=True, choices=["caseworker", "supervisor", "editor", "admin"]
+    )
+    create_user.add_argument("--password-stdin", action="store_true")
+    create_user.set_defaults(func=cmd_users_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.load()
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        result: int = args.func(settings, args)
+        return result
+    except HelplineError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""One tree of errors: a ``HelplineError`` base and narrow subclasses with context."""
+
+from __future__ import annotations
+
+
+class HelplineError(Exception):
+    """Base of every error the helpline raises on purpose."""
+
+
+class ConfigError(HelplineError):
+    """A configuration value is missing or malformed; names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+class ChannelAuthError(HelplineError):
+    """A webhook failed its provider's signature or secret check."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        super().__init__(f"{channel}: {reason}")
+        self.channel = channel
+        self.reason = reason
+
+
+class BadWebhook(HelplineError):
+    """A webhook request could not be understood."""
+
+
+class DeliveryFailed(HelplineError):
+    """Sending to a provider failed; ``retry_after`` seconds when worth retrying."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, permanent: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class RasaUnavailable(HelplineError):
+    """The Rasa server did not answer; the message stays in the inbox and is retried."""
+
+
+class ContentMissing(HelplineError):
+    """No text for a response in any language, English included."""
+
+    def __init__(self, topic: str, language: str) -> None:
+        super().__init__(f"no content for {topic!r} in {language!r} nor in English")
+        self.topic = topic
+        self.language = language
+
+
+class CaseError(HelplineError):
+    """Base of case-service errors."""
+
+
+class CaseNotFound(CaseError):
+    """No such case, or not visible to the caller's organisation."""
+
+
+class CaseConflict(CaseError):
+    """The case is not in a state that allows the action (claimed by someone else, closed)."""
+
+
+class PermissionDenied(HelplineError):
+    """The caller's role does not allow the action."""

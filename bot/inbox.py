@@ -1,0 +1,117 @@
+"""The durable inbox: every inbound message is a SQL row before it is acknowledged.
+
+``accept`` finds or creates the person's contact and conversation, stores the
+message (a provider's retry of the same message id is a no-op) and returns what the
+queue needs to wake a worker.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot import crypto
+from bot.languages import FALLBACK, normalise
+from bot.models import Contact, Conversation, Message, utcnow
+from channels.base import Inbound
+
+# Message statuses. Inbound: received -> done.
+# Outbound: queued -> sending -> sent -> delivered, or failed.
+RECEIVED = "received"
+DONE = "done"
+QUEUED = "queued"
+SENT = "sent"
+DELIVERED = "delivered"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message_id: int
+    conversation_id: int
+    duplicate: bool
+
+
+def address_hash(channel: str, address: str) -> str:
+    return crypto.cipher().keyed_hash(f"address:{channel}", address)
+
+
+def new_pseudonym() -> str:
+    return "c_" + secrets.token_hex(12)
+
+
+def find_contact(session: Session, channel: str, address: str) -> Contact | None:
+    return session.scalar(
+        select(Contact).where(
+            Contact.channel == channel, Contact.address_hash == address_hash(channel, address)
+        )
+    )
+
+
+def contact_and_conversation(session: Session, inbound: Inbound) -> tuple[Contact, Conversation]:
+    contact = find_contact(session, inbound.channel, inbound.address)
+    if contact is None:
+        language = normalise(inbound.language_hint) or FALLBACK
+        contact = Contact(
+            channel=inbound.channel,
+            address_hash=address_hash(inbound.channel, inbound.address),
+            address=inbound.address,
+            pseudonym=new_pseudonym(),
+            language=language,
+            country=inbound.country_hint,
+        )
+        conversation = Conversation(
+            contact=contact, mode="bot", language=language, country=inbound.country_hint
+        )
+        try:
+            with session.begin_nested():
+                session.add_all([contact, conversation])
+        except IntegrityError:
+            # Another request created the same person at the same moment: use theirs.
+            contact = find_contact(session, inbound.channel, inbound.address)
+            assert contact is not None
+    found = session.scalar(select(Conversation).where(Conversation.contact_id == contact.id))
+    assert found is not None
+    return contact, found
+
+
+def accept(session: Session, inbound: Inbound) -> Accepted:
+    """Store an inbound message once; a repeated provider id returns the stored row."""
+    existing = session.scalar(
+        select(Message).where(
+            Message.channel == inbound.channel, Message.provider_id == inbound.provider_id
+        )
+    )
+    if existing is not None:
+        return Accepted(existing.id, existing.conversation_id, duplicate=True)
+    _contact, conversation = contact_and_conversation(session, inbound)
+    message = Message(
+        conversation_id=conversation.id,
+        direction="in",
+        author="person",
+        channel=inbound.channel,
+        provider_id=inbound.provider_id,
+        body=inbound.text,
+        payload=json.dumps({"media": [asdict(m) for m in inbound.media]})
+        if inbound.media
+        else None,
+        status=RECEIVED,
+    )
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        duplicate = session.scalar(
+            select(Message).where(
+                Message.channel == inbound.channel, Message.provider_id == inbound.provider_id
+            )
+        )
+        assert duplicate is not None
+        return Accepted(duplicate.id, duplicate.conversation_id, duplicate=True)
+    conversation.last_inbound_at = utcnow()
+    return Accepted(message.id, conversation.id, duplicate=False)

@@ -1,0 +1,42 @@
+"""``POST /nlg``: Rasa's NLG endpoint, answered from the gettext catalogues."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from sqlalchemy import select
+
+from bot.errors import ContentMissing
+from bot.models import Contact, Conversation
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["nlg"])
+
+
+@router.post("/nlg")
+async def nlg(request: Request, token: str = Query(default="")) -> dict[str, Any]:
+    state = request.app.state.helpline
+    if not secrets.compare_digest(token, state.settings.rasa_token.reveal()):
+        raise HTTPException(status_code=403, detail="invalid token")
+    body = await request.json()
+    if not isinstance(body, dict) or not isinstance(body.get("response"), str):
+        raise HTTPException(status_code=422, detail="expected Rasa's NLG request body")
+    sender = (body.get("tracker") or {}).get("sender_id")
+    known = await asyncio.to_thread(_conversation_language, state, sender) if sender else None
+    try:
+        return state.nlg.for_rasa(body, known_language=known).as_rasa()
+    except ContentMissing as missing:
+        log.error("NLG: %s", missing)
+        fallback = dict(body, response="utter_default")
+        return state.nlg.for_rasa(fallback, known_language=known).as_rasa()
+
+
+def _conversation_language(state: Any, pseudonym: str) -> str | None:
+    with state.db.session() as session:
+        return session.scalar(
+            select(Conversation.language).join(Contact).where(Contact.pseudonym == pseudonym)
+        )

@@ -1,0 +1,273 @@
+"""The worker: reads each conversation's pending inbound messages in order and answers them.
+
+Bot mode: the message goes to Rasa's REST channel under the conversation's
+pseudonym; Rasa's texts are rendered for the channel and stored in the outbox in
+the same transaction that marks the inbound row done, then sent. Control messages
+from actions (``{"helpline": {...}}``) open cases and change the language.
+Human mode: the message is appended to the open case; the bot stays silent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from bot import cases, erasure, outbox
+from bot.app_state import AppState
+from bot.errors import RasaUnavailable
+from bot.i18n import _
+from bot.inbox import DONE, RECEIVED
+from bot.languages import normalise
+from bot.models import Contact, Conversation, Message, utcnow
+from channels.base import Choice, Outgoing
+
+log = logging.getLogger(__name__)
+
+MAX_CONCURRENT_CONVERSATIONS = 64
+SWEEP_SECONDS = 10.0
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+@dataclass
+class Turn:
+    """What handling one inbound message decided, to apply in one transaction."""
+
+    parts: list[Outgoing] = field(default_factory=list)
+    controls: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Worker:
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._limit = asyncio.Semaphore(MAX_CONCURRENT_CONVERSATIONS)
+        self._failures: dict[int, int] = {}
+        self.running = False
+
+    async def run(self) -> None:
+        """Consume wake-ups until cancelled."""
+        self.running = True
+        sweeper = asyncio.create_task(self._sweep_forever())
+        try:
+            while True:
+                conversation_id, receipt = await self.state.queue.get()
+                await self._limit.acquire()
+                task = asyncio.create_task(self._handle_wakeup(conversation_id, receipt))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        finally:
+            self.running = False
+            sweeper.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(sweeper, *self._tasks, return_exceptions=True)
+
+    async def _handle_wakeup(self, conversation_id: int, receipt: str | None) -> None:
+        try:
+            await self.handle_conversation(conversation_id)
+            await self.state.queue.ack(receipt)
+        except Exception:
+            log.exception("conversation %s: unexpected error; it will be retried", conversation_id)
+        finally:
+            self._limit.release()
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("sweep failed")
+            await asyncio.sleep(SWEEP_SECONDS)
+
+    async def sweep(self) -> None:
+        """Wake every conversation with pending inbound work and resend queued outbound rows."""
+
+        def pending() -> tuple[list[int], list[int]]:
+            with self.state.db.session() as session:
+                conversations = list(
+                    session.scalars(
+                        select(Message.conversation_id).where(Message.status == RECEIVED).distinct()
+                    )
+                )
+                queued = list(
+                    session.scalars(
+                        select(Message.id)
+                        .where(Message.direction == "out", Message.status == "queued")
+                        .order_by(Message.id)
+                    )
+                )
+                return conversations, queued
+
+        conversations, queued = await asyncio.to_thread(pending)
+        for conversation_id in conversations:
+            if conversation_id not in self._failures:
+                await self.state.queue.put(conversation_id)
+        await outbox.deliver_all(self.state, queued)
+
+    async def handle_conversation(self, conversation_id: int) -> None:
+        async with self.state.queue.lock(conversation_id):
+            while True:
+                message_id = await asyncio.to_thread(self._next_pending, conversation_id)
+                if message_id is None:
+                    return
+                try:
+                    await self.process(message_id)
+                except RasaUnavailable as error:
+                    self._schedule_retry(conversation_id, str(error))
+                    return
+                self._failures.pop(conversation_id, None)
+
+    def _schedule_retry(self, conversation_id: int, reason: str) -> None:
+        failures = self._failures.get(conversation_id, 0)
+        self._failures[conversation_id] = failures + 1
+        delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+        log.warning("conversation %s: %s; retrying in %.0fs", conversation_id, reason, delay)
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            self._failures.pop(conversation_id, None)
+            await self.state.queue.put(conversation_id)
+
+        task = asyncio.create_task(later())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _next_pending(self, conversation_id: int) -> int | None:
+        with self.state.db.session() as session:
+            return session.scalar(
+                select(Message.id)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.direction == "in",
+                    Message.status == RECEIVED,
+                )
+                .order_by(Message.id)
+                .limit(1)
+            )
+
+    async def process(self, message_id: int) -> None:
+        """Handle one inbound message; idempotent once it is marked done."""
+        snapshot = await asyncio.to_thread(self._snapshot, message_id)
+        if snapshot is None:
+            return
+        if snapshot["mode"] == "human":
+            await asyncio.to_thread(self._to_case, message_id)
+            return
+        turn = Turn()
+        language = snapshot["language"]
+        if snapshot["text"]:
+            replies = await self.state.rasa.send(
+                snapshot["pseudonym"],
+                snapshot["text"],
+                {
+                    "channel": snapshot["channel"],
+                    "language": language,
+                    "country": snapshot["country"],
+                },
+            )
+            for reply in replies:
+                control = (reply.get("custom") or {}).get("helpline")
+                if isinstance(control, dict):
+                    turn.controls.append(control)
+                    language = normalise(control.get("set_language")) or language
+                elif reply.get("text"):
+                    choices = tuple(
+                        Choice(str(b.get("title", "")), str(b.get("payload", "")))
+                        for b in reply.get("buttons") or []
+                    )
+                    turn.parts.append(Outgoing(reply["text"], choices, language))
+        elif snapshot["has_media"]:
+            text = _(
+                language,
+                "I can only read written messages. Please write your question in words. "
+                'To talk to a person, write "person".',
+            )
+            turn.parts.append(Outgoing(text, (), language))
+        outbound = await asyncio.to_thread(self._apply, message_id, turn)
+        await outbox.deliver_all(self.state, outbound)
+        if any("erase" in control for control in turn.controls):
+            # After the confirmation went out: it is erased with everything else.
+            await erasure.erase(self.state, snapshot["conversation_id"])
+
+    def _snapshot(self, message_id: int) -> dict[str, Any] | None:
+        with self.state.db.session() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.status != RECEIVED:
+                return None
+            conversation = session.get(Conversation, message.conversation_id)
+            assert conversation is not None
+            contact = conversation.contact
+            media = json.loads(message.payload).get("media") if message.payload else None
+            return {
+                "conversation_id": conversation.id,
+                "mode": conversation.mode,
+                "language": conversation.language,
+                "country": conversation.country,
+                "channel": contact.channel,
+                "pseudonym": contact.pseudonym,
+                "text": (message.body or "").strip(),
+                "has_media": bool(media),
+            }
+
+    def _to_case(self, message_id: int) -> None:
+        with self.state.db.session() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.status != RECEIVED:
+                return
+            case = cases.open_case_of(session, message.conversation_id)
+            if case is not None:
+                cases.add_person_message(session, case, message)
+            else:  # the case closed between the snapshot and now: the bot takes it next time
+                session.get(Conversation, message.conversation_id).mode = "bot"  # type: ignore[union-attr]
+                return
+            message.status = DONE
+            message.processed_at = utcnow()
+
+    def _apply(self, message_id: int, turn: Turn) -> list[int]:
+        """Controls, outbox rows and the inbound row's status, in one transaction."""
+        with self.state.db.session() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.status != RECEIVED:
+                return []
+            conversation = session.get(Conversation, message.conversation_id)
+            assert conversation is not None
+            outbound: list[int] = []
+            channel = self.state.channels.get(message.channel)
+            rendered = [
+                p for part in turn.parts for p in (channel.render(part) if channel else [part])
+            ]
+            for control in turn.controls:
+                self._control(session, conversation, message, control)
+            outbound = outbox.queue_outgoing(session, conversation, rendered, author="bot")
+            message.status = DONE
+            message.processed_at = utcnow()
+            return outbound
+
+    def _control(
+        self, session: Any, conversation: Conversation, message: Message, control: dict[str, Any]
+    ) -> None:
+        if language := normalise(control.get("set_language")):
+            conversation.language = language
+            session.get(Contact, conversation.contact_id).language = language
+        if (request := control.get("open_case")) is not None:
+            opened = cases.open_case(
+                session,
+                conversation,
+                reason=str(request.get("reason", "request_human")),
+                priority=str(request.get("priority", "request")),
+                channel=message.channel,
+            )
+            cases.add_person_message(session, opened.case, message)
+            log.info(
+                "conversation %s: case %s %s",
+                conversation.id,
+                opened.case.id,
+                "opened" if opened.created else "already open",
+            )

@@ -1,0 +1,1 @@
+"""Channel adapters: one module per channel behind the contract in ``channels.base``."""

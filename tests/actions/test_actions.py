@@ -1,0 +1,187 @@
+"""Unit tests of the custom actions with rasa-sdk's own tracker and dispatcher."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from actions.actions import (
+    ActionEmergency,
+    ActionEraseData,
+    ActionRequestHuman,
+    ActionSetLanguage,
+)
+from actions.languages import ALIASES, SUPPORTED_LANGUAGES, normalise_language
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN: dict[str, Any] = {}
+
+
+def sent(**fields: Any) -> dict[str, Any]:
+    """One message exactly as CollectingDispatcher records it."""
+    return {
+        "text": None,
+        "buttons": [],
+        "elements": [],
+        "custom": {},
+        "template": None,
+        "response": None,
+        "image": None,
+        "attachment": None,
+        **fields,
+    }
+
+
+def response(name: str, **arguments: Any) -> dict[str, Any]:
+    return sent(template=name, response=name, **arguments)
+
+
+def command(name: str, argument: Any) -> dict[str, Any]:
+    return sent(custom={"helpline": {name: argument}})
+
+
+def language(value: str) -> dict[str, Any]:
+    return {"entity": "language", "value": value, "extractor": "DIETClassifier"}
+
+
+def test_every_custom_action_of_the_domain_is_implemented():
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    implemented = [ActionRequestHuman, ActionEmergency, ActionSetLanguage, ActionEraseData]
+
+    assert sorted(action().name() for action in implemented) == sorted(
+        name for name in domain["actions"] if name.startswith("action_")
+    )
+
+
+@pytest.mark.asyncio
+async def test_request_human_hands_over_then_opens_a_case(dispatcher, make_tracker):
+    tracker = make_tracker("i want to talk to a person", "request_human")
+
+    events = await ActionRequestHuman().run(dispatcher, tracker, DOMAIN)
+
+    assert events == []
+    assert dispatcher.messages == [
+        response("utter_handoff"),
+        command("open_case", {"reason": "request_human", "priority": "request"}),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_emergency_opens_the_case_before_any_text(dispatcher, make_tracker):
+    tracker = make_tracker("help me now they lock me", "emergency")
+
+    events = await ActionEmergency().run(dispatcher, tracker, DOMAIN)
+
+    assert events == []
+    assert dispatcher.messages == [
+        command("open_case", {"reason": "emergency", "priority": "emergency"}),
+        response("utter_emergency"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "entities", "expected_code"),
+    [
+        ('/choose_language{"language":"ar"}', [language("ar")], "ar"),
+        ("french please", [language("fr")], "fr"),
+        ("english", [language("en")], "en"),
+        ("tagalog po", [language("fil")], "tl"),
+        ("bahasa", [language("in")], "id"),
+        ("arabic", [language("arabic")], "ar"),
+        ("Français svp", [language("Français")], "fr"),
+        ("nepali", [language("NE")], "ne"),
+        ("አማርኛ", [language("አማርኛ")], "am"),
+        ("es-MX", [language("es-MX")], "es"),
+        ("portuguese or french", [language("portuguese"), language("french")], "fr"),
+    ],
+    ids=[
+        "button-payload",
+        "synonym-mapped",
+        "english",
+        "alias-fil",
+        "alias-in",
+        "english-name",
+        "native-name-capitalised",
+        "code-upper-case",
+        "native-script",
+        "locale-tag",
+        "first-supported-wins",
+    ],
+)
+@pytest.mark.asyncio
+async def test_set_language_tells_the_helpline_and_answers_in_the_new_language(
+    dispatcher, make_tracker, text, entities, expected_code
+):
+    tracker = make_tracker(text, "choose_language", entities)
+
+    events = await ActionSetLanguage().run(dispatcher, tracker, DOMAIN)
+
+    assert events == []
+    assert dispatcher.messages == [
+        command("set_language", expected_code),
+        response("utter_language_set", language=expected_code),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "entities"),
+    [
+        ("change language", []),
+        ("portuguese", [language("portuguese")]),
+        ("pt-BR", [language("pt-BR")]),
+        ("language", [language("")]),
+    ],
+    ids=["no-entity", "unsupported-name", "unsupported-locale", "empty-value"],
+)
+@pytest.mark.asyncio
+async def test_set_language_offers_the_menu_when_no_supported_language_is_named(
+    dispatcher, make_tracker, text, entities
+):
+    tracker = make_tracker(text, "choose_language", entities)
+
+    events = await ActionSetLanguage().run(dispatcher, tracker, DOMAIN)
+
+    assert events == []
+    assert dispatcher.messages == [response("utter_choose_language")]
+
+
+@pytest.mark.asyncio
+async def test_erase_data_erases_then_confirms(dispatcher, make_tracker):
+    tracker = make_tracker("yes", "affirm")
+
+    events = await ActionEraseData().run(dispatcher, tracker, DOMAIN)
+
+    assert events == []
+    assert dispatcher.messages == [command("erase", {}), response("utter_erased")]
+
+
+def test_every_supported_language_normalises_to_itself():
+    assert [normalise_language(code) for code in SUPPORTED_LANGUAGES] == list(SUPPORTED_LANGUAGES)
+
+
+def test_language_menu_offers_the_supported_languages_in_order():
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    buttons = domain["responses"]["utter_choose_language"][0]["buttons"]
+
+    codes = [
+        re.fullmatch(r'/choose_language\{"language":"(\w+)"\}', button["payload"])[1]
+        for button in buttons
+    ]
+
+    assert tuple(codes) == SUPPORTED_LANGUAGES
+
+
+def test_nlu_synonyms_agree_with_the_alias_map():
+    data = yaml.safe_load((ROOT / "nlu_data" / "en" / "synonyms.yml").read_text(encoding="utf-8"))
+    synonyms = {
+        name: item["synonym"]
+        for item in data["nlu"]
+        if "synonym" in item
+        for name in re.findall(r"^- (.+)$", item["examples"], re.MULTILINE)
+    }
+
+    assert {name: ALIASES.get(name) for name in synonyms} == synonyms

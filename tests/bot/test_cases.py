@@ -1,0 +1,396 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import cases
+from bot.db import Database
+from bot.errors import CaseConflict, CaseNotFound, PermissionDenied
+from bot.models import Case, Conversation, Message, Organisation, User
+from tests.helpers import factories
+
+
+def test_first_case_without_any_organisation_creates_the_helpline(db: Database) -> None:
+    with db.session() as session:
+        case = factories.case(session)
+
+        assert case.organisation.name == "Helpline"
+        assert (case.status, case.priority, case.reason, case.language, case.channel) == (
+            cases.QUEUED,
+            cases.PRIORITIES["request"],
+            "request_human",
+            "en",
+            "web",
+        )
+        assert case.consent == "requested_by_person"
+        assert case.conversation.mode == "human"
+
+
+@pytest.mark.parametrize(
+    ("language", "country", "expected"),
+    [
+        ("ar", "LB", "Arabic in Lebanon"),
+        ("ar", "JO", "Arabic anywhere"),
+        ("ar", None, "Arabic anywhere"),
+        ("fr", "LB", "Anything in Lebanon"),
+        ("fr", None, "Generalist"),
+        ("am", "QA", "Generalist"),
+    ],
+    ids=[
+        "language-and-country",
+        "language-other-country",
+        "language-no-country",
+        "country-only",
+        "fallback-no-country",
+        "fallback-other",
+    ],
+)
+def test_routing_prefers_the_most_specific_organisation(
+    db: Database, language: str, country: str | None, expected: str
+) -> None:
+    with db.session() as session:
+        factories.organisation(session, "Generalist")
+        factories.organisation(session, "Arabic anywhere", languages=["ar"])
+        factories.organisation(session, "Arabic in Lebanon", languages=["ar"], countries=["LB"])
+        factories.organisation(session, "Anything in Lebanon", countries=["LB"])
+
+        case = factories.case(session, language=language, country=country)
+
+        assert case.organisation.name == expected
+
+
+def test_routing_falls_back_to_the_first_organisation_when_none_fits(db: Database) -> None:
+    with db.session() as session:
+        factories.organisation(session, "Tagalog", languages=["tl"])
+        factories.organisation(session, "Nepali", languages=["ne"])
+
+        case = factories.case(session, language="am")
+
+        assert case.organisation.name == "Tagalog"
+
+
+def test_list_cases_orders_by_priority_then_age(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        worker = factories.user(session, org)
+        opened = {}
+        for name, priority in [
+            ("request-old", "request"),
+            ("medium", "medium"),
+            ("emergency", "emergency"),
+            ("request-new", "request"),
+            ("high", "high"),
+        ]:
+            opened[name] = factories.case(session, priority=priority)
+        # Same priority: the older one first, even if its id were larger.
+        opened["request-new"].opened_at = opened["request-old"].opened_at + timedelta(minutes=1)
+        session.flush()
+
+        listed = [c.id for c in cases.list_cases(session, worker)]
+
+    assert listed == [
+        opened[n].id for n in ["emergency", "high", "medium", "request-old", "request-new"]
+    ]
+
+
+def test_list_cases_filters_by_status(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        worker = factories.user(session, org)
+        waiting = factories.case(session)
+        taken = factories.case(session)
+        cases.claim(session, worker, taken.id)
+
+        assert [c.id for c in cases.list_cases(session, worker, cases.QUEUED)] == [waiting.id]
+        assert [c.id for c in cases.list_cases(session, worker, cases.CLAIMED)] == [taken.id]
+        with pytest.raises(ValueError):
+            cases.list_cases(session, worker, "pending")
+
+
+def test_reopening_while_open_only_escalates(db: Database) -> None:
+    with db.session() as session:
+        factories.organisation(session)
+        conversation = factories.conversation(session)
+        first = cases.open_case(
+            session, conversation, reason="request_human", priority="request", channel="web"
+        )
+        urgent = cases.open_case(
+            session, conversation, reason="emergency", priority="emergency", channel="web"
+        )
+        calmer = cases.open_case(
+            session, conversation, reason="red_flag", priority="medium", channel="web"
+        )
+        session.flush()
+
+        assert (first.created, urgent.created, calmer.created) == (True, False, False)
+        assert urgent.case.id == first.case.id == calmer.case.id
+        assert first.case.priority == cases.PRIORITIES["emergency"]
+        assert first.case.reason == "request_human"
+        assert [(e.kind, e.data.get("priority")) for e in first.case.events] == [
+            ("opened", "request"),
+            ("escalated", "emergency"),
+        ]
+        assert session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+def test_unknown_priority_is_refused(db: Database) -> None:
+    with db.session() as session:
+        conversation = factories.conversation(session)
+        with pytest.raises(ValueError):
+            cases.open_case(session, conversation, reason="x", priority="urgent", channel="web")
+
+
+def test_a_closed_case_is_followed_by_a_new_one(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        worker = factories.user(session, org)
+        first = factories.case(session)
+        cases.claim(session, worker, first.id)
+        cases.close(session, worker, first.id, "information_given")
+
+        second = factories.case(session, first.conversation)
+
+        assert second.id != first.id
+        assert second.status == cases.QUEUED
+        assert second.conversation.mode == "human"
+
+
+def test_claim_assigns_the_case(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        worker = factories.user(session, org)
+        case = factories.case(session)
+
+        claimed = cases.claim(session, worker, case.id)
+
+        assert (claimed.status, claimed.assigned_user_id) == (cases.CLAIMED, worker.id)
+        assert claimed.claimed_at is not None
+
+
+def test_claiming_a_claimed_case_conflicts(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        first, second = factories.user(session, org), factories.user(session, org)
+        case = factories.case(session)
+        cases.claim(session, first, case.id)
+
+        with pytest.raises(CaseConflict):
+            cases.claim(session, second, case.id)
+        with pytest.raises(CaseConflict):
+            cases.claim(session, first, case.id)
+
+
+def test_claim_is_atomic_across_sessions(db: Database) -> None:
+    contenders = 20
+    with db.session() as session:
+        org = factories.organisation(session)
+        user_ids = [factories.user(session, org).id for _ in range(contenders)]
+        case_id = factories.case(session).id
+
+    barrier = threading.Barrier(contenders)
+    outcomes: dict[int, str] = {}
+
+    def contend(user_id: int) -> None:
+        barrier.wait()
+        try:
+            with db.session() as session:
+                user = session.get(User, user_id)
+                assert user is not None
+                cases.claim(session, user, case_id)
+            outcomes[user_id] = "won"
+        except CaseConflict:
+            outcomes[user_id] = "conflict"
+        except Exception as error:  # reported below rather than lost in the thread
+            outcomes[user_id] = f"error: {error!r}"
+
+    threads = [threading.Thread(target=contend, args=(uid,)) for uid in user_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    results = sorted(outcomes.values())
+    assert results == ["conflict"] * (contenders - 1) + ["won"]
+    winner = next(uid for uid, result in outcomes.items() if result == "won")
+    with db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert (case.status, case.assigned_user_id) == (cases.CLAIMED, winner)
+        assert [e.kind for e in case.events] == ["opened", "assigned"]
+
+
+Action = Callable[..., object]
+ACTIONS: dict[str, Action] = {
+    "get": lambda s, u, cid: cases.get_case(s, u, cid),
+    "claim": lambda s, u, cid: cases.claim(s, u, cid),
+    "note": lambda s, u, cid: cases.add_note(s, u, cid, "a note"),
+    "close": lambda s, u, cid: cases.close(s, u, cid, "information_given"),
+    "message": lambda s, u, cid: cases.add_caseworker_message(s, u, cid, "hello"),
+}
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=list(ACTIONS))
+def test_another_organisations_case_does_not_exist(db: Database, action: str) -> None:
+    with db.session() as session:
+        mine = factories.organisation(session, "Mine", languages=["en"])
+        theirs = factories.organisation(session, "Theirs", languages=["ar"])
+        # An admin is an admin of their own organisation only.
+        outsiders = [
+            factories.user(session, mine, role=role) for role in (cases.CASEWORKER, cases.ADMIN)
+        ]
+        insider = factories.user(session, theirs)
+        case = factories.case(session, language="ar")
+        assert case.organisation_id == theirs.id
+        cases.claim(session, insider, case.id)
+        session.flush()
+
+        for outsider in outsiders:
+            with pytest.raises(CaseNotFound):
+                ACTIONS[action](session, outsider, case.id)
+
+        assert [e.kind for e in case.events] == ["opened", "assigned"]
+        assert (case.status, case.assigned_user_id) == (cases.CLAIMED, insider.id)
+
+
+def test_unknown_case_is_not_found(db: Database) -> None:
+    with db.session() as session:
+        worker = factories.user(session, factories.organisation(session))
+        with pytest.raises(CaseNotFound):
+            cases.get_case(session, worker, 999_999)
+
+
+def test_editors_cannot_work_on_cases(db: Database) -> None:
+    with db.session() as session:
+        editor = factories.user(session, factories.organisation(session), role=cases.EDITOR)
+        case = factories.case(session)
+        with pytest.raises(PermissionDenied):
+            cases.list_cases(session, editor)
+        with pytest.raises(PermissionDenied):
+            cases.claim(session, editor, case.id)
+
+
+def test_close_returns_the_conversation_to_the_bot(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        worker = factories.user(session, org)
+        case = factories.case(session)
+        cases.claim(session, worker, case.id)
+
+        closed = cases.close(session, worker, case.id, "referred_to_service")
+
+        assert (closed.status, closed.outcome) == (cases.CLOSED, "referred_to_service")
+        assert closed.closed_at is not None
+        assert closed.conversation.mode == "bot"
+        assert cases.open_case_of(session, closed.conversation_id) is None
+        assert (closed.events[-1].kind, closed.events[-1].data) == (
+            "closed",
+            {"outcome": "referred_to_service"},
+        )
+
+
+def test_bad_outcome_is_rejected(db: Database) -> None:
+    with db.session() as session:
+        worker = factories.user(session, factories.organisation(session))
+        case = factories.case(session)
+        cases.claim(session, worker, case.id)
+
+        with pytest.raises(ValueError, match="unknown outcome"):
+            cases.close(session, worker, case.id, "solved")
+
+        assert (case.status, case.conversation.mode) == (cases.CLAIMED, "human")
+
+
+def test_only_the_assignee_or_a_supervisor_works_on_a_claimed_case(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        owner = factories.user(session, org)
+        colleague = factories.user(session, org)
+        supervisor = factories.user(session, org, role=cases.SUPERVISOR)
+        case = factories.case(session)
+        cases.claim(session, owner, case.id)
+
+        with pytest.raises(CaseConflict):
+            cases.add_caseworker_message(session, colleague, case.id, "hello")
+        with pytest.raises(CaseConflict):
+            cases.close(session, colleague, case.id, "information_given")
+        cases.add_caseworker_message(session, supervisor, case.id, "hello from the supervisor")
+        cases.close(session, supervisor, case.id, "information_given")
+
+        with pytest.raises(CaseConflict):
+            cases.close(session, owner, case.id, "information_given")
+        with pytest.raises(CaseConflict):
+            cases.add_caseworker_message(session, owner, case.id, "too late")
+
+
+def test_caseworker_message_is_queued_for_the_outbox(db: Database) -> None:
+    with db.session() as session:
+        worker = factories.user(session, factories.organisation(session))
+        case = factories.case(
+            session, factories.conversation(session, channel="sms", address="+9617000")
+        )
+        cases.claim(session, worker, case.id)
+
+        message = cases.add_caseworker_message(session, worker, case.id, "I can help you.")
+
+        assert (
+            message.direction,
+            message.author,
+            message.channel,
+            message.status,
+            message.body,
+            message.case_id,
+            message.user_id,
+        ) == ("out", "caseworker", "sms", "queued", "I can help you.", case.id, worker.id)
+
+
+def test_events_are_appended_in_order(db: Database) -> None:
+    with db.session() as session:
+        worker = factories.user(session, factories.organisation(session))
+        conversation = factories.conversation(session)
+        case = factories.case(session, conversation)
+        cases.claim(session, worker, case.id)
+        inbound = factories.inbound(session, conversation, "are you there?")
+        cases.add_person_message(session, case, inbound)
+        reply = cases.add_caseworker_message(session, worker, case.id, "yes")
+        cases.add_note(session, worker, case.id, "seems safe")
+        cases.close(session, worker, case.id, "information_given")
+        session.flush()
+        case_id = case.id
+
+    with db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        events = [(e.kind, e.user_id, e.text, e.data) for e in case.events]
+        assert events == [
+            (
+                "opened",
+                None,
+                None,
+                {
+                    "reason": "request_human",
+                    "priority": "request",
+                    "organisation": case.organisation.name,
+                },
+            ),
+            ("assigned", worker.id, None, {}),
+            ("message", None, None, {"direction": "in", "message_id": inbound.id}),
+            ("message", worker.id, None, {"direction": "out", "message_id": reply.id}),
+            ("note", worker.id, "seems safe", {}),
+            ("closed", worker.id, None, {"outcome": "information_given"}),
+        ]
+        ids = [e.id for e in case.events]
+        assert ids == sorted(ids)
+        assert session.get(Message, inbound.id).case_id == case_id  # type: ignore[union-attr]
+        assert [m.id for m in cases.transcript(session, case)] == [inbound.id, reply.id]
+
+
+def test_organisation_rows_are_untouched_by_routing(db: Database) -> None:
+    with db.session() as session:
+        factories.organisation(session, "Only")
+        factories.case(session, language="ne", country="KW")
+        assert [o.name for o in session.scalars(select(Organisation))] == ["Only"]
+        assert session.scalar(select(func.count()).select_from(Conversation)) == 1

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import i18n
+from bot.i18n import Catalogs, Translation
+from tests.helpers.catalogs import write_catalog
+
+
+@pytest.fixture
+def locales(tmp_path: Path) -> Path:
+    locales = tmp_path / "locales"
+    write_catalog(locales, "en", [("Hello", "Hello!", "utter_greet")])
+    write_catalog(
+        locales,
+        "fr",
+        [
+            ("Hello", "Bonjour", "utter_greet"),
+            ("Hello", "Salut", "utter_greet|channel=sms"),
+            ("Your pay", "Votre salaire", "utter_faq/wages", True),
+            ("Written by {name}", "Écrit par {name}", None),
+            ("Untranslated", "", None),
+        ],
+    )
+    return locales
+
+
+def test_translation_is_found(locales: Path) -> None:
+    assert Catalogs(locales).translate("fr", "Hello", "utter_greet") == Translation(
+        "Bonjour", "fr", False
+    )
+
+
+def test_context_selects_the_entry(locales: Path) -> None:
+    catalogs = Catalogs(locales)
+
+    assert catalogs.translate("fr", "Hello", "utter_greet|channel=sms").text == "Salut"
+    assert catalogs.translate("fr", "Hello").text == "Hello"
+
+
+def test_fuzzy_translation_is_served_and_flagged(locales: Path) -> None:
+    assert Catalogs(locales).translate("fr", "Your pay", "utter_faq/wages") == Translation(
+        "Votre salaire", "fr", fuzzy=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "msgid", "context", "expected"),
+    [
+        ("ar", "Hello", "utter_greet", Translation("Hello!", "en")),
+        ("fr", "Untranslated", None, Translation("Untranslated", "en")),
+        ("fr", "Not in any catalogue", None, Translation("Not in any catalogue", "en")),
+        ("en", "Hello", "utter_greet", Translation("Hello!", "en")),
+        ("en", "Not in any catalogue", None, Translation("Not in any catalogue", "en")),
+    ],
+    ids=["no-catalogue", "empty-msgstr", "missing-everywhere", "english", "english-missing"],
+)
+def test_missing_translation_falls_back_to_english(
+    locales: Path, language: str, msgid: str, context: str | None, expected: Translation
+) -> None:
+    translation = Catalogs(locales).translate(language, msgid, context)
+
+    assert translation == expected
+    assert translation.fell_back is True
+
+
+def test_has(locales: Path) -> None:
+    catalogs = Catalogs(locales)
+
+    assert (
+        catalogs.has("fr", "Hello", "utter_greet"),
+        catalogs.has("fr", "Untranslated"),
+        catalogs.has("ar", "Hello", "utter_greet"),
+        catalogs.has("en", "anything"),
+    ) == (True, False, False, True)
+
+
+def test_edited_catalogue_is_reloaded_without_restart(
+    locales: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(i18n, "RELOAD_CHECK_SECONDS", 0)
+    catalogs = Catalogs(locales)
+    assert catalogs.translate("fr", "Hello", "utter_greet").text == "Bonjour"
+
+    write_catalog(locales, "fr", [("Hello", "Bonjour à vous", "utter_greet")])
+    write_catalog(locales, "ar", [("Hello", "مرحبا", "utter_greet")])
+
+    assert catalogs.translate("fr", "Hello", "utter_greet").text == "Bonjour à vous"
+    assert catalogs.translate("ar", "Hello", "utter_greet") == Translation("مرحبا", "ar")
+
+
+def test_reload_is_checked_at_most_every_few_seconds(
+    locales: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(i18n, "RELOAD_CHECK_SECONDS", 3600)
+    catalogs = Catalogs(locales)
+
+    write_catalog(locales, "fr", [("Hello", "Bonjour à vous", "utter_greet")])
+
+    assert catalogs.translate("fr", "Hello", "utter_greet").text == "Bonjour"
+    catalogs.refresh(force=True)
+    assert catalogs.translate("fr", "Hello", "utter_greet").text == "Bonjour à vous"
+
+
+def test_deleted_catalogue_falls_back_to_english(
+    locales: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(i18n, "RELOAD_CHECK_SECONDS", 0)
+    catalogs = Catalogs(locales)
+
+    (locales / "fr" / "LC_MESSAGES" / "messages.po").unlink()
+
+    assert catalogs.translate("fr", "Hello", "utter_greet") == Translation("Hello!", "en")
+
+
+def test_gettext_function_fills_placeholders(
+    locales: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(i18n, "_catalogs", Catalogs(locales))
+
+    assert i18n._("fr", "Written by {name}", name="Amina") == "Écrit par Amina"
+    assert i18n._("ar", "Written by {name}", name="Amina") == "Written by Amina"
+    assert i18n._("fr", "Untranslated") == "Untranslated"
