@@ -1,7 +1,7 @@
 """The bot's response texts, as Rasa declares them, and their Babel extractor.
 
 English source texts live where Rasa expects responses: ``domain.yml`` and the
-``responses:`` of ``nlu_data/``. Each text becomes a gettext message whose context
+``responses:`` of ``nlu_data/responses/``. Each text becomes a gettext message whose context
 names the response (``utter_greet``), narrowed by a channel or country variant
 (``utter_faq/wages|country=LB``, ``utter_faq/wages|channel=sms``); button titles use
 ``<response>|button``. Translations live in ``locales/<lang>/LC_MESSAGES/messages.po``.
@@ -74,10 +74,11 @@ def parse_responses(document: dict[str, Any] | None) -> Iterator[Variant]:
 
 
 def response_files(root: Path) -> list[Path]:
+    """Where responses are declared: domain.yml and nlu_data/responses/ (not the examples)."""
     files = [root / "domain.yml"]
-    data = root / "nlu_data"
-    if data.is_dir():
-        files.extend(sorted(data.rglob("*.yml")))
+    responses = root / "nlu_data" / "responses"
+    if responses.is_dir():
+        files.extend(sorted(responses.rglob("*.yml")))
     return [f for f in files if f.is_file()]
 
 

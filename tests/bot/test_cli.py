@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot import auth, cli, crypto
+from bot.db import Database
+from bot.models import Organisation, User
+
+
+@pytest.fixture
+def run(environ: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run the command line with the test's settings in the environment."""
+    monkeypatch.chdir(tmp_path)
+    for key in ("DATABASE_URL", "REDIS_URL"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(
+        auth, "_hasher", auth.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    )
+
+    def invoke(*args: str, stdin: str = "") -> int:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        return cli.main(list(args))
+
+    return invoke
+
+
+def organisations(db: Database) -> list[tuple[str, list[str], list[str]]]:
+    with db.session() as session:
+        return [(o.name, o.languages, o.countries) for o in session.scalars(select(Organisation))]
+
+
+def test_orgs_and_users_create(run, db: Database, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    assert (
+        run("orgs", "create", "Helping Hands", "--languages", "en,fil,ar", "--countries", "lb,ae")
+        == 0
+    )
+    assert run("orgs", "create", "Everyone") == 0
+    assert (
+        run(
+            "users",
+            "create",
+            "--org",
+            "Helping Hands",
+            "--username",
+            "amal",
+            "--role",
+            "caseworker",
+            "--password-stdin",
+            stdin="a long passphrase\n",
+        )
+        == 0
+    )
+
+    assert organisations(db) == [
+        ("Helping Hands", ["en", "tl", "ar"], ["LB", "AE"]),
+        ("Everyone", [], []),
+    ]
+    crypto.configure(crypto.Cipher(*_keys()))
+    with db.session() as session:
+        user = session.scalar(select(User))
+        assert user is not None
+        assert (user.username, user.role, user.organisation.name) == (
+            "amal",
+            "caseworker",
+            "Helping Hands",
+        )
+        assert auth.authenticate(session, "amal", "a long passphrase").id == user.id
+    assert "a long passphrase" not in capsys.readouterr().out
+
+
+def _keys():  # type: ignore[no-untyped-def]
+    from bot.config import Settings
+
+    settings = Settings.load(env_file=None)
+    return settings.data_keys, settings.secret_key
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (("orgs", "create", "X", "--languages", "en,xx"), "", "unsupported language 'xx'"),
+        (("orgs", "create", "X", "--countries", "LBN"), "", "ISO 3166 alpha-2"),
+        (
+            (
+                "users",
+                "create",
+                "--org",
+                "Nobody",
+                "--username",
+                "u",
+                "--role",
+                "caseworker",
+                "--password-stdin",
+            ),
+            "a long passphrase\n",
+            "no organisation named 'Nobody'",
+        ),
+        (
+            ("users", "create", "--org", "Nobody", "--username", "u", "--role", "caseworker"),
+            "",
+            "--password-stdin",
+        ),
+    ],
+    ids=["bad-language", "bad-country", "unknown-org", "no-password-stdin"],
+)
+def test_clear_errors(run, capsys: pytest.CaptureFixture[str], args, stdin, message) -> None:  # type: ignore[no-untyped-def]
+    assert run(*args, stdin=stdin) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_configuration_error_names_the_variable(run, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC123")
+
+    assert run("db", "upgrade") == 2
+    assert "TWILIO_AUTH_TOKEN" in capsys.readouterr().err
+    assert os.environ["TWILIO_ACCOUNT_SID"] == "AC123"
