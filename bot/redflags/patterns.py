@@ -191,7 +191,7 @@ class _Parser:
             if kind == "space":
                 space = True
                 continue
-            regex: str | None
+            regex: str | None = ""
             if kind == "word":
                 regex = _literal(value, self.pattern, self.script)
                 node = _Node(regex or "", space)
