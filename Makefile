@@ -104,8 +104,17 @@ i18n-extract: $(VENV)/.installed ## Extract messages into locales/messages.pot
 		--project "migrant-helpline" --no-location --sort-output \
 		--no-default-keywords --keyword "_:2" --keyword "pgettext:1c,2" .
 
-i18n-update: i18n-extract ## Merge the .pot into every language's .po
-	$(VENV)/bin/pybabel update --input-file locales/messages.pot --output-dir locales --no-fuzzy-matching --ignore-obsolete
+LANGUAGES := en ar fr es tl id ne am
+
+i18n-update: i18n-extract ## Merge the .pot into every language's .po (creating missing ones)
+	@for lang in $(LANGUAGES); do \
+		if [ -f locales/$$lang/LC_MESSAGES/messages.po ]; then \
+			$(VENV)/bin/pybabel update --input-file locales/messages.pot --output-dir locales --locale $$lang \
+				--no-fuzzy-matching --ignore-obsolete; \
+		else \
+			$(VENV)/bin/pybabel init --input-file locales/messages.pot --output-dir locales --locale $$lang; \
+		fi; \
+	done
 
 i18n-compile: $(VENV)/.installed ## Compile .po into .mo (the service reads .po directly; this checks them)
 	$(VENV)/bin/pybabel compile --directory locales --use-fuzzy --statistics
