@@ -140,6 +140,14 @@ def cmd_users_create(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(settings: Settings | None, args: argparse.Namespace) -> int:
+    from bot.analyze import analyze_lines
+
+    for line in analyze_lines(sys.stdin):
+        print(line, flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_worker
     )
     commands.add_parser("run", help="everything, as `make run` does").set_defaults(func=cmd_run)
+
+    commands.add_parser(
+        "analyze", help="red flags and language of JSON lines on standard input"
+    ).set_defaults(func=cmd_analyze, needs_settings=False)
 
     db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations (Alembic)").set_defaults(func=cmd_db_upgrade)
@@ -184,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if not getattr(args, "needs_settings", True):
+        result: int = args.func(None, args)
+        return result
     try:
         settings = Settings.load()
     except ConfigError as error:
@@ -191,8 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     try:
-        result: int = args.func(settings, args)
-        return result
+        outcome: int = args.func(settings, args)
+        return outcome
     except HelplineError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
