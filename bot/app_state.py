@@ -60,6 +60,8 @@ class AppState:
         return self.channels[name]
 
     async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
         await self.rasa.close()
         await self.http.aclose()
         await self.queue.close()

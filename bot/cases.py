@@ -204,6 +204,18 @@ def add_person_message(session: Session, case: Case, message: Message) -> None:
     _event(session, case, "message", direction="in", message_id=message.id)
 
 
+def record_delivery_failure(session: Session, message: Message, reason: str) -> CaseEvent | None:
+    """An outbound message that could not be delivered shows on its case, or the open one."""
+    case = (
+        session.get(Case, message.case_id)
+        if message.case_id is not None
+        else open_case_of(session, message.conversation_id)
+    )
+    if case is None:
+        return None
+    return _event(session, case, "delivery_failed", message_id=message.id, error=reason)
+
+
 def add_note(session: Session, user: User, case_id: int, text: str) -> CaseEvent:
     case = get_case(session, user, case_id)
     return _event(session, case, "note", user, text=text)

@@ -26,17 +26,35 @@ class ChannelAuthError(HelplineError):
 
 
 class BadWebhook(HelplineError):
-    """A webhook request could not be understood."""
+    """A webhook request could not be understood; ``status`` is the HTTP answer it gets."""
+
+    def __init__(self, reason: str, *, status: int = 400) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
 
 
 class DeliveryFailed(HelplineError):
-    """Sending to a provider failed; ``retry_after`` seconds when worth retrying."""
+    """Sending to a provider failed; ``retry_after`` seconds when worth retrying.
 
-    def __init__(self, reason: str, *, retry_after: float | None = None, permanent: bool = False):
+    ``reason`` is logged and stored on the message: it names codes, never the person.
+    ``unreachable``: the person cannot be written to any more (blocked the bot,
+    unsubscribed) until they write again.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+        unreachable: bool = False,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
-        self.permanent = permanent
+        self.permanent = permanent or unreachable
+        self.unreachable = unreachable
 
 
 class RasaUnavailable(HelplineError):

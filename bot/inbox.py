@@ -89,7 +89,9 @@ def accept(session: Session, inbound: Inbound) -> Accepted:
     )
     if existing is not None:
         return Accepted(existing.id, existing.conversation_id, duplicate=True)
-    _contact, conversation = contact_and_conversation(session, inbound)
+    contact, conversation = contact_and_conversation(session, inbound)
+    # Whoever writes can be written to again (they unblocked the bot, or replied START).
+    contact.unreachable = False
     message = Message(
         conversation_id=conversation.id,
         direction="in",

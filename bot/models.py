@@ -145,6 +145,9 @@ class Conversation(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     country: Mapped[str | None] = mapped_column(String(2), default=None)
     last_inbound_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The choices last offered ([{"title", "payload"}]): a reply "2" or a button's short
+    # key is read against them (channels.base.Channel.interpret).
+    last_menu: Mapped[list[Any] | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -216,7 +219,7 @@ class Case(Base):
 
 
 class CaseEvent(Base):
-    """Append-only: opened, assigned, message, note, released, closed, reopened."""
+    """Append-only: opened, assigned, message, note, released, closed, reopened, delivery_failed."""
 
     __tablename__ = "case_events"
     __table_args__ = (

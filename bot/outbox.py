@@ -2,6 +2,11 @@
 
 A row moves queued -> sending -> sent (or delivered) exactly once: the move to
 ``sending`` is a conditional UPDATE, so two deliverers never send the same row.
+A provider that asks to wait (429, Retry-After) or fails for a moment (5xx, time-out)
+is tried again by the same deliverer, after the wait it names or with backoff, so
+that the parts of an answer keep their order; a permanent failure is recorded on the
+row and on the case. Delivery reports from the provider (``record_status``) move a
+row forward only: sent -> delivered -> read, or failed.
 """
 
 from __future__ import annotations
@@ -9,13 +14,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from bot import cases
 from bot.app_state import AppState
 from bot.errors import DeliveryFailed
 from bot.models import Contact, Conversation, Message, utcnow
@@ -23,6 +31,12 @@ from channels.base import Choice, Outgoing
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
+# Seconds to wait before attempt n + 1 when the provider names no wait.
+BACKOFF = (1.0, 2.0, 4.0, 8.0)
+# A longer wait leaves the row queued for the worker's sweep rather than holding the conversation.
+MAX_INLINE_WAIT = 60.0
+# How far each status is along; a late or repeated delivery report never moves a row back.
+PROGRESS = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
 def queue_outgoing(
@@ -53,11 +67,25 @@ def queue_outgoing(
         for part in parts
     ]
     session.add_all(rows)
+    offered = [part.choices for part in parts if part.choices]
+    if parts:
+        # What a numbered reply or a button's key will be read against (Channel.interpret).
+        conversation.last_menu = (
+            [{"title": c.title, "payload": c.payload} for c in offered[-1]] if offered else None
+        )
     session.flush()
     return [row.id for row in rows]
 
 
-def _claim(state: AppState, message_id: int) -> tuple[str, str, Outgoing] | None:
+@dataclass(frozen=True)
+class Claimed:
+    channel: str
+    address: str
+    outgoing: Outgoing
+    last_inbound_at: datetime | None
+
+
+def _claim(state: AppState, message_id: int) -> Claimed | None:
     with state.db.session() as session:
         result = session.execute(
             update(Message)
@@ -70,9 +98,9 @@ def _claim(state: AppState, message_id: int) -> tuple[str, str, Outgoing] | None
             return None
         message = session.get(Message, message_id)
         assert message is not None
-        contact = session.scalar(
-            select(Contact).join(Conversation).where(Conversation.id == message.conversation_id)
-        )
+        conversation = session.get(Conversation, message.conversation_id)
+        assert conversation is not None
+        contact = session.get(Contact, conversation.contact_id)
         assert contact is not None
         payload = json.loads(message.payload) if message.payload else {}
         outgoing = Outgoing(
@@ -80,7 +108,7 @@ def _claim(state: AppState, message_id: int) -> tuple[str, str, Outgoing] | None
             choices=tuple(Choice(c["title"], c["payload"]) for c in payload.get("choices", [])),
             language=payload.get("language", "en"),
         )
-        return message.channel, contact.address, outgoing
+        return Claimed(message.channel, contact.address, outgoing, conversation.last_inbound_at)
 
 
 def _finish(
@@ -88,7 +116,7 @@ def _finish(
     message_id: int,
     status: str,
     provider_id: str | None = None,
-    error: str | None = None,
+    failure: DeliveryFailed | None = None,
 ) -> None:
     with state.db.session() as session:
         message = session.get(Message, message_id)
@@ -96,8 +124,44 @@ def _finish(
             return
         message.status = status
         message.provider_id = provider_id or message.provider_id
-        message.error = error
+        message.error = failure.reason[:200] if failure else None
         message.processed_at = utcnow()
+        if failure is not None and status == "failed":
+            _failed(session, message, failure.reason, unreachable=failure.unreachable)
+
+
+def _failed(session: Session, message: Message, reason: str, *, unreachable: bool) -> None:
+    """A permanent failure shows on the case; an unreachable person is marked so."""
+    cases.record_delivery_failure(session, message, reason[:200])
+    if unreachable:
+        contact = session.scalar(
+            select(Contact).join(Conversation).where(Conversation.id == message.conversation_id)
+        )
+        if contact is not None:
+            contact.unreachable = True
+
+
+def _another_attempt(state: AppState, message_id: int) -> bool:
+    """Count one more attempt of a row being sent; False when it is gone (erased)."""
+    with state.db.session() as session:
+        message = session.get(Message, message_id)
+        if message is None or message.status != "sending":
+            return False
+        message.attempts += 1
+        return True
+
+
+def _outside_window(channel: Any, last_inbound_at: datetime | None) -> DeliveryFailed | None:
+    hours = channel.limits.reply_window_hours
+    if hours is None:
+        return None
+    if last_inbound_at is not None and utcnow() - last_inbound_at <= timedelta(hours=hours):
+        return None
+    return DeliveryFailed(
+        f"refused: more than {hours} hours since the person last wrote, and {channel.name} "
+        "then accepts only approved template messages; they must write first",
+        permanent=True,
+    )
 
 
 async def deliver(state: AppState, message_id: int) -> str:
@@ -105,22 +169,51 @@ async def deliver(state: AppState, message_id: int) -> str:
     claimed = await asyncio.to_thread(_claim, state, message_id)
     if claimed is None:
         return "skipped"
-    channel_name, address, outgoing = claimed
-    channel = state.channels.get(channel_name)
+    channel = state.channels.get(claimed.channel)
     if channel is None:
-        await asyncio.to_thread(_finish, state, message_id, "failed", None, "channel is off")
-        log.error("outbound message %s: channel %s is not configured", message_id, channel_name)
-        return "failed"
-    try:
-        provider_id = await channel.send(address, outgoing)
-    except DeliveryFailed as failure:
-        attempts = await asyncio.to_thread(_attempts, state, message_id)
-        status = "failed" if failure.permanent or attempts >= MAX_ATTEMPTS else "queued"
-        await asyncio.to_thread(_finish, state, message_id, status, None, failure.reason[:200])
-        log.warning(
-            "outbound message %s on %s: %s (%s)", message_id, channel_name, failure.reason, status
+        await asyncio.to_thread(
+            _finish, state, message_id, "failed", None, DeliveryFailed("channel is off")
         )
-        return status
+        log.error("outbound message %s: channel %s is not configured", message_id, claimed.channel)
+        return "failed"
+    refused = _outside_window(channel, claimed.last_inbound_at)
+    if refused is not None:
+        await asyncio.to_thread(_finish, state, message_id, "failed", None, refused)
+        log.warning("outbound message %s on %s: %s", message_id, channel.name, refused.reason)
+        return "failed"
+    while True:
+        try:
+            provider_id = await channel.send(claimed.address, claimed.outgoing)
+            break
+        except DeliveryFailed as failure:
+            attempts = await asyncio.to_thread(_attempts, state, message_id)
+            retry = not failure.permanent and attempts < MAX_ATTEMPTS
+            wait = failure.retry_after
+            if wait is None:
+                wait = BACKOFF[min(attempts, len(BACKOFF)) - 1]
+            if retry and wait <= MAX_INLINE_WAIT:
+                log.info(
+                    "outbound message %s on %s: %s; attempt %d in %.1fs",
+                    message_id,
+                    channel.name,
+                    failure.reason,
+                    attempts + 1,
+                    wait,
+                )
+                await asyncio.sleep(wait)
+                if not await asyncio.to_thread(_another_attempt, state, message_id):
+                    return "skipped"
+                continue
+            status = "queued" if retry else "failed"
+            await asyncio.to_thread(_finish, state, message_id, status, None, failure)
+            log.warning(
+                "outbound message %s on %s: %s (%s)",
+                message_id,
+                channel.name,
+                failure.reason,
+                status,
+            )
+            return status
     status = "delivered" if channel.delivers_on_send else "sent"
     await asyncio.to_thread(_finish, state, message_id, status, provider_id)
     return status
@@ -130,6 +223,43 @@ def _attempts(state: AppState, message_id: int) -> int:
     with state.db.session() as session:
         message = session.get(Message, message_id)
         return message.attempts if message else MAX_ATTEMPTS
+
+
+def record_status(
+    session: Session,
+    channels: Collection[str],
+    provider_id: str,
+    status: str,
+    *,
+    error: str | None = None,
+    unreachable: bool = False,
+) -> bool | None:
+    """Apply a provider's delivery report to the outbound row it names.
+
+    Returns None when no row has that provider id (erased, or not ours), False when
+    the report is stale (the row is already as far or further), True when applied.
+    """
+    message = session.scalar(
+        select(Message).where(
+            Message.channel.in_(channels),
+            Message.provider_id == provider_id,
+            Message.direction == "out",
+        )
+    )
+    if message is None:
+        return None
+    behind = [name for name, step in PROGRESS.items() if step < PROGRESS[status]]
+    result = session.execute(
+        update(Message)
+        .where(Message.id == message.id, Message.status.in_(behind))
+        .values(status=status, error=error[:200] if error else Message.error)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], result).rowcount != 1:
+        return False
+    if status == "failed":
+        _failed(session, message, error or "failed", unreachable=unreachable)
+    return True
 
 
 async def deliver_all(state: AppState, message_ids: Sequence[int]) -> None:

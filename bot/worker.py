@@ -30,6 +30,8 @@ from channels.base import Choice, Outgoing
 log = logging.getLogger(__name__)
 
 MAX_CONCURRENT_CONVERSATIONS = 64
+# Rasa reads at most this much of a message; the whole text stays stored for a caseworker.
+MAX_BOT_TEXT = 2000
 SWEEP_SECONDS = 10.0
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
@@ -165,7 +167,7 @@ class Worker:
         if snapshot["text"]:
             replies = await self.state.rasa.send(
                 snapshot["pseudonym"],
-                snapshot["text"],
+                self._bot_text(snapshot),
                 {
                     "channel": snapshot["channel"],
                     "language": language,
@@ -196,6 +198,13 @@ class Worker:
             # After the confirmation went out: it is erased with everything else.
             await erasure.erase(self.state, snapshot["conversation_id"])
 
+    def _bot_text(self, snapshot: dict[str, Any]) -> str:
+        """What Rasa reads: a numbered reply or a button's key as the payload it stands for."""
+        channel = self.state.channels.get(snapshot["channel"])
+        menu = tuple(Choice(str(c["title"]), str(c["payload"])) for c in snapshot["menu"])
+        text: str = channel.interpret(snapshot["text"], menu) if channel else snapshot["text"]
+        return text[:MAX_BOT_TEXT]
+
     def _snapshot(self, message_id: int) -> dict[str, Any] | None:
         with self.state.db.session() as session:
             message = session.get(Message, message_id)
@@ -214,6 +223,7 @@ class Worker:
                 "pseudonym": contact.pseudonym,
                 "text": (message.body or "").strip(),
                 "has_media": bool(media),
+                "menu": conversation.last_menu or [],
             }
 
     def _to_case(self, message_id: int) -> None:

@@ -8,10 +8,15 @@ router, the referral queue and the actions never import a concrete channel.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
+
+from bot.i18n import _
+from channels import sms
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -27,6 +32,17 @@ class Limits:
     supports_buttons: bool
     # Fields of the provider's payload that must never reach a log line.
     redact_fields: tuple[str, ...] = ()
+    # How the provider counts ``max_chars`` (characters, UTF-16 code units, ...).
+    size: Callable[[str], int] = len
+    # SMS: a part may cost at most this many segments (GSM-7 or UCS-2, see channels.sms);
+    # it replaces ``max_chars``.
+    max_segments: int | None = None
+    # Long answers carry "(1/3)" so that parts arriving out of order still read right.
+    number_parts: bool = False
+    # Button data the provider accepts (Telegram: 64 bytes); longer payloads travel as a key.
+    max_payload_bytes: int | None = None
+    # Free-form messages are accepted this long after the person's last message (WhatsApp).
+    reply_window_hours: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,19 +84,21 @@ class Outgoing:
 SENTENCE_END = re.compile(r"(?<=[.!?።۔؟।])(\s+)")
 
 
-def split_text(text: str, max_chars: int) -> list[str]:
-    """Split at sentence boundaries, then at spaces, so that no part exceeds ``max_chars``.
+def split_text(text: str, max_size: int, size: Callable[[str], int] = len) -> list[str]:
+    """Split at sentence boundaries, then at spaces, so that no part exceeds ``max_size``.
 
-    Within a part, sentences keep the whitespace that separated them (the line breaks
-    of a numbered menu or of paragraphs).
+    ``size`` measures a string (characters by default); it must add up over
+    characters, as character counts, UTF-16 code units and GSM septets do. Within a
+    part, sentences keep the whitespace that separated them (the line breaks of a
+    numbered menu or of paragraphs).
     """
-    if len(text) <= max_chars:
+    if size(text) <= max_size:
         return [text]
     parts: list[str] = []
     current = ""
-    for separator, piece in _pieces(text, max_chars):
+    for separator, piece in _pieces(text, max_size, size):
         candidate = f"{current}{separator}{piece}" if current else piece
-        if len(candidate) <= max_chars:
+        if size(candidate) <= max_size:
             current = candidate
         else:
             parts.append(current)
@@ -90,20 +108,49 @@ def split_text(text: str, max_chars: int) -> list[str]:
     return parts
 
 
-def _pieces(text: str, max_chars: int) -> list[tuple[str, str]]:
+def _pieces(text: str, max_size: int, size: Callable[[str], int]) -> list[tuple[str, str]]:
     """(whitespace before it, piece) for each sentence, long sentences cut at spaces."""
     chunks = SENTENCE_END.split(text)
     pieces: list[tuple[str, str]] = []
     for separator, sentence in zip(["", *chunks[1::2]], chunks[0::2], strict=True):
-        while len(sentence) > max_chars:
-            cut = sentence.rfind(" ", 0, max_chars)
-            cut = cut if cut > 0 else max_chars
+        while size(sentence) > max_size:
+            fits = _longest_prefix(sentence, max_size, size)
+            cut = sentence.rfind(" ", 0, fits)
+            cut = cut if cut > 0 else fits
             pieces.append((separator, sentence[:cut].strip()))
             separator = " "
             sentence = sentence[cut:].strip()
         if sentence:
             pieces.append((separator, sentence))
     return pieces
+
+
+def _longest_prefix(text: str, max_size: int, size: Callable[[str], int]) -> int:
+    """The length of the longest prefix of ``text`` within ``max_size`` (at least one character)."""
+    total = 0
+    for index, character in enumerate(text):
+        total += size(character)
+        if total > max_size:
+            return max(index, 1)
+    return len(text)
+
+
+def numbered_menu(choices: Sequence[Choice], language: str) -> str:
+    return "\n".join(
+        _(language, "Reply {number} for {title}", number=number, title=choice.title)
+        for number, choice in enumerate(choices, start=1)
+    )
+
+
+def chosen_number(text: str) -> int | None:
+    """The number a reply consists of ("2", " 2. ", "٢", "२"), if that is all it is."""
+    stripped = text.strip().rstrip(".)").strip()
+    if 0 < len(stripped) <= 2 and stripped.isdecimal():
+        return int(stripped)
+    return None
+
+
+KEY_PREFIX = "#"
 
 
 class Channel(ABC):
@@ -120,18 +167,57 @@ class Channel(ABC):
         return None
 
     def render(self, message: Outgoing) -> list[Outgoing]:
-        """Parts ready to send; choices become numbered lines where buttons are not supported."""
+        """Parts ready to send; choices become numbered lines where buttons are not supported.
+
+        The choices travel with the last part either way: as buttons where the channel
+        has them, and as the menu that a numbered reply refers to where it has not.
+        """
         text = message.text
-        choices = message.choices
-        if choices and not self.limits.supports_buttons:
-            menu = "\n".join(f"{n}. {c.title}" for n, c in enumerate(choices, start=1))
-            text = f"{text}\n\n{menu}"
-            choices = ()
-        parts = split_text(text, self.limits.max_chars)
+        if message.choices and not self.limits.supports_buttons:
+            text = f"{text}\n\n{numbered_menu(message.choices, message.language)}"
+        parts = self.split(text)
+        last = len(parts) - 1
         return [
-            Outgoing(part, choices if last else (), message.language)
-            for last, part in ((i == len(parts) - 1, p) for i, p in enumerate(parts))
+            Outgoing(part, message.choices if i == last else (), message.language)
+            for i, part in enumerate(parts)
         ]
+
+    def split(self, text: str) -> list[str]:
+        """The text as parts within the channel's limits, numbered "(1/3)" where declared."""
+        limits = self.limits
+        if limits.max_segments is not None:
+            size, budget = sms.sizer(text), sms.part_budget(text, limits.max_segments)
+        else:
+            size, budget = limits.size, limits.max_chars
+        if size(text) <= budget or not limits.number_parts:
+            return split_text(text, budget, size)
+        for digits in range(1, 4):
+            reserve = len(f"({'9' * digits}/{'9' * digits}) ")
+            parts = split_text(text, budget - reserve, size)
+            if len(str(len(parts))) <= digits:
+                break
+        return [f"({n}/{len(parts)}) {part}" for n, part in enumerate(parts, start=1)]
+
+    def choice_key(self, payload: str) -> str:
+        """What a button carries: its payload, or a short key when the payload is too long."""
+        limit = self.limits.max_payload_bytes
+        if limit is None or len(payload.encode("utf-8")) <= limit:
+            return payload
+        return KEY_PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()[:20]
+
+    def interpret(self, text: str, menu: Sequence[Choice]) -> str:
+        """What a reply to ``menu`` (the last choices offered) means: a payload, or the text.
+
+        A button's short key, or, where choices were a numbered menu, the number of one.
+        """
+        if text.startswith(KEY_PREFIX):
+            for choice in menu:
+                if self.choice_key(choice.payload) == text:
+                    return choice.payload
+        number = None if self.limits.supports_buttons else chosen_number(text)
+        if number is not None and 1 <= number <= len(menu):
+            return menu[number - 1].payload
+        return text
 
     @abstractmethod
     async def send(self, address: str, message: Outgoing) -> str | None:
@@ -141,3 +227,6 @@ class Channel(ABC):
     def delivers_on_send(self) -> bool:
         """True when a successful send means the person has it (no status callbacks)."""
         return False
+
+    async def close(self) -> None:  # noqa: B027 - optional for subclasses
+        """Release the provider client's connections."""

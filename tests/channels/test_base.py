@@ -4,6 +4,7 @@ from typing import ClassVar
 
 import pytest
 
+from channels import sms
 from channels.base import Channel, Choice, Limits, Outgoing, split_text
 from channels.registry import CHANNELS, channel_class
 
@@ -12,7 +13,7 @@ class Narrow(Channel):
     """A text-only channel with short messages, like SMS."""
 
     name = "narrow"
-    limits: ClassVar[Limits] = Limits(max_chars=60, supports_buttons=False)
+    limits: ClassVar[Limits] = Limits(max_chars=70, supports_buttons=False)
 
     async def send(self, address: str, message: Outgoing) -> str | None:
         return None
@@ -102,7 +103,11 @@ def test_line_breaks_survive_splitting() -> None:
 def test_choices_become_a_numbered_menu_without_buttons() -> None:
     parts = Narrow(state=None).render(Outgoing("What do you need?", CHOICES, "en"))  # type: ignore[arg-type]
 
-    assert parts == [Outgoing("What do you need?\n\n1. My pay\n2. Talk to a person", (), "en")]
+    assert parts == [
+        Outgoing(
+            "What do you need?\n\nReply 1 for My pay\nReply 2 for Talk to a person", CHOICES, "en"
+        )
+    ]
 
 
 def test_numbered_menu_keeps_one_choice_a_line_when_split() -> None:
@@ -111,10 +116,11 @@ def test_numbered_menu_keeps_one_choice_a_line_when_split() -> None:
     parts = Narrow(state=None).render(Outgoing(text, CHOICES, "en"))  # type: ignore[arg-type]
 
     assert [p.text for p in parts] == [
-        "Here is what I can tell you about your rights.",
-        "Choose a topic.\n\n1. My pay\n2. Talk to a person",
+        "Here is what I can tell you about your rights. Choose a topic.",
+        "Reply 1 for My pay\nReply 2 for Talk to a person",
     ]
-    assert {p.choices for p in parts} == {()}
+    # The menu that a numbered reply refers to travels with the last part.
+    assert [p.choices for p in parts] == [(), CHOICES]
 
 
 def test_buttons_stay_on_the_last_part_where_supported() -> None:
@@ -133,3 +139,73 @@ def test_registry_names_the_web_channel() -> None:
     assert {name: channel_class(name).name for name in CHANNELS} == {
         name: name for name in CHANNELS
     }
+
+
+class Keyed(Channel):
+    """A channel with buttons whose data is limited, like Telegram's 64 bytes."""
+
+    name = "keyed"
+    limits: ClassVar[Limits] = Limits(max_chars=100, supports_buttons=True, max_payload_bytes=64)
+
+    async def send(self, address: str, message: Outgoing) -> str | None:
+        return None
+
+
+LANGUAGE_MENU = (
+    Choice("English", '/choose_language{"language":"en"}'),
+    Choice("العربية", '/choose_language{"language":"ar"}'),
+    Choice("Long", '/faq{"topic":"recruitment_fees","country":"LB","detail":"a long payload"}'),
+)
+
+
+@pytest.mark.parametrize(
+    ("reply", "meaning"),
+    [
+        ("2", LANGUAGE_MENU[1].payload),
+        (" 1. ", LANGUAGE_MENU[0].payload),
+        ("3)", LANGUAGE_MENU[2].payload),
+        ("٢", LANGUAGE_MENU[1].payload),
+        ("१", LANGUAGE_MENU[0].payload),
+        ("4", "4"),
+        ("0", "0"),
+        ("12 dollars", "12 dollars"),
+        ("one", "one"),
+    ],
+    ids=[
+        "digit",
+        "digit-with-dot",
+        "digit-with-parenthesis",
+        "arabic-indic-digit",
+        "devanagari-digit",
+        "beyond-the-menu",
+        "zero",
+        "number-in-words",
+        "word",
+    ],
+)
+def test_a_numbered_reply_means_the_choice_it_names(reply: str, meaning: str) -> None:
+    assert Narrow(state=None).interpret(reply, LANGUAGE_MENU) == meaning  # type: ignore[arg-type]
+
+
+def test_numbers_mean_nothing_without_a_menu_or_where_buttons_are_real() -> None:
+    assert Narrow(state=None).interpret("2", ()) == "2"  # type: ignore[arg-type]
+    assert Buttons(state=None).interpret("2", LANGUAGE_MENU) == "2"  # type: ignore[arg-type]
+
+
+def test_payloads_over_the_button_limit_travel_as_a_key_read_back_through_the_menu() -> None:
+    channel = Keyed(state=None)  # type: ignore[arg-type]
+    keys = [channel.choice_key(c.payload) for c in LANGUAGE_MENU]
+
+    assert keys[:2] == [LANGUAGE_MENU[0].payload, LANGUAGE_MENU[1].payload]
+    assert keys[2].startswith("#") and len(keys[2].encode()) <= 64
+    assert [channel.interpret(k, LANGUAGE_MENU) for k in keys] == [c.payload for c in LANGUAGE_MENU]
+    assert channel.interpret("#0123456789abcdef0123", LANGUAGE_MENU) == "#0123456789abcdef0123"
+
+
+def test_parts_are_measured_in_the_units_the_channel_declares() -> None:
+    class Utf16(Buttons):
+        limits: ClassVar[Limits] = Limits(max_chars=10, supports_buttons=True, size=sms.utf16_units)
+
+    parts = Utf16(state=None).render(Outgoing("🙏🙏🙏 ok. 🙏🙏🙏 ok.", (), "en"))  # type: ignore[arg-type]
+
+    assert [p.text for p in parts] == ["🙏🙏🙏 ok.", "🙏🙏🙏 ok."]
