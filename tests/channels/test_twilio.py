@@ -1,0 +1,823 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from bot import cases, outbox
+from bot.app_state import AppState
+from bot.models import Case, Conversation, Message, utcnow
+from bot.worker import MAX_BOT_TEXT, Worker
+from channels.base import Choice, Outgoing
+from channels.twilio import EMPTY_TWIML, SmsChannel, WhatsAppChannel
+from tests.helpers import factories
+from tests.helpers.fake_http import Fault
+from tests.helpers.fake_twilio import (
+    AUTH_TOKEN,
+    FakeTwilio,
+    inbound_message,
+    signature,
+    status_callback,
+)
+from tests.helpers.providers import (
+    PUBLIC_BASE_URL,
+    SMS_FROM,
+    WHATSAPP_FROM,
+    ScriptedRasa,
+    contact_of,
+    rows,
+)
+
+AMINA_SMS = "+96170123456"  # Lebanon
+AMINA_WHATSAPP = "whatsapp:+639171234567"  # the Philippines
+MENU = (
+    Choice("My rights at work", "/faq"),
+    Choice("Talk to a person", "/request_human"),
+    Choice("Change language", "/choose_language"),
+)
+
+
+async def post(
+    client: httpx.AsyncClient,
+    form: dict[str, str],
+    path: str = "/webhooks/twilio",
+    *,
+    token: str = AUTH_TOKEN,
+    signed_url: str | None = None,
+) -> httpx.Response:
+    """Post a form as Twilio does, signed for PUBLIC_BASE_URL + path unless told otherwise."""
+    url = signed_url or PUBLIC_BASE_URL + path
+    headers = {"X-Twilio-Signature": signature(url, form, token)}
+    return await client.post(path, data=form, headers=headers)
+
+
+def sid(n: int) -> str:
+    return f"SM{n:032x}"
+
+
+async def converse(
+    client: httpx.AsyncClient, state: AppState, worker: Worker, form: dict[str, str]
+) -> int:
+    """The person writes; the worker handles their conversation. Returns its id."""
+    assert (await post(client, form)).status_code == 200
+    conversation_id = rows(state, provider_id=form["MessageSid"])[0].conversation_id
+    await worker.handle_conversation(conversation_id)
+    return conversation_id
+
+
+def stored(state: AppState) -> list[tuple[str, str | None, str]]:
+    return [(m.channel, m.body, m.provider_id or "") for m in rows(state, direction="in")]
+
+
+# Inbound -------------------------------------------------------------------------------
+
+
+async def test_sms_is_stored_and_acknowledged_with_empty_twiml(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    response = await post(client, inbound_message(AMINA_SMS, "Hello, I need help", sid=sid(1)))
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/xml")
+    assert response.text == EMPTY_TWIML
+    [message] = rows(state)
+    assert (message.channel, message.direction, message.body, message.status) == (
+        "sms",
+        "in",
+        "Hello, I need help",
+        "received",
+    )
+    assert message.provider_id == sid(1)
+    contact = contact_of(state, message.conversation_id)
+    assert (contact.channel, contact.address, contact.country) == ("sms", AMINA_SMS, "LB")
+
+
+async def test_whatsapp_senders_are_the_whatsapp_channel(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    response = await post(client, inbound_message(AMINA_WHATSAPP, "Kumusta", sid=sid(2)))
+
+    assert response.status_code == 200
+    [message] = rows(state)
+    assert (message.channel, message.body) == ("whatsapp", "Kumusta")
+    contact = contact_of(state, message.conversation_id)
+    assert (contact.channel, contact.address, contact.country) == ("whatsapp", AMINA_WHATSAPP, "PH")
+    with state.db.session() as session:
+        conversation = session.get(Conversation, message.conversation_id)
+        assert conversation is not None and conversation.country == "PH"
+
+
+@pytest.mark.parametrize(
+    "forge",
+    ["no-signature", "wrong-token", "other-url", "tampered-body", "extra-field", "query-added"],
+)
+async def test_forged_requests_are_refused_and_logged_without_content(
+    client: httpx.AsyncClient, state: AppState, caplog: pytest.LogCaptureFixture, forge: str
+) -> None:
+    form = inbound_message(AMINA_SMS, "my boss took my passport", sid=sid(3))
+    url = PUBLIC_BASE_URL + "/webhooks/twilio"
+    headers = {
+        "no-signature": {},
+        "wrong-token": {"X-Twilio-Signature": signature(url, form, "not-the-token")},
+        "other-url": {
+            "X-Twilio-Signature": signature("https://evil.example/webhooks/twilio", form)
+        },
+        "tampered-body": {"X-Twilio-Signature": signature(url, form | {"Body": "hello"})},
+        "extra-field": {"X-Twilio-Signature": signature(url, form)},
+        "query-added": {"X-Twilio-Signature": signature(url, form)},
+    }[forge]
+    posted = form | {"NumMedia": "1", "MediaUrl0": "https://x"} if forge == "extra-field" else form
+    path = "/webhooks/twilio?x=1" if forge == "query-added" else "/webhooks/twilio"
+
+    with caplog.at_level(logging.INFO):
+        response = await client.post(path, data=posted, headers=headers)
+
+    assert response.status_code == 403
+    assert rows(state) == []
+    assert "twilio webhook refused" in caplog.text
+    assert "passport" not in caplog.text and AMINA_SMS not in caplog.text
+
+
+async def test_a_query_string_in_the_configured_url_is_part_of_the_signature(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    form = inbound_message(AMINA_SMS, "hello", sid=sid(4))
+    url = PUBLIC_BASE_URL + "/webhooks/twilio?org=1"
+    headers = {"X-Twilio-Signature": signature(url, form)}
+
+    response = await client.post("/webhooks/twilio?org=1", data=form, headers=headers)
+
+    assert response.status_code == 200
+    assert len(rows(state)) == 1
+
+
+async def test_a_repeated_message_sid_is_stored_once(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    form = inbound_message(AMINA_SMS, "hello", sid=sid(5))
+
+    first, again = await post(client, form), await post(client, form)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.text == EMPTY_TWIML
+    assert stored(state) == [("sms", "hello", sid(5))]
+
+
+async def test_deliveries_out_of_order_and_repeated_keep_every_message_once(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    first = inbound_message(AMINA_SMS, "first", sid=sid(6))
+    second = inbound_message(AMINA_SMS, "second", sid=sid(7))
+
+    for form in (second, first, second, first):
+        assert (await post(client, form)).status_code == 200
+
+    # Stored in the order they arrived: the worker answers them in that order.
+    assert stored(state) == [("sms", "second", sid(7)), ("sms", "first", sid(6))]
+    assert len({m.conversation_id for m in rows(state)}) == 1
+
+
+@pytest.mark.parametrize(
+    "body", [None, "", "   \n "], ids=["missing-body", "empty-body", "whitespace-body"]
+)
+async def test_a_message_without_text_or_attachment_is_acknowledged_and_not_stored(
+    client: httpx.AsyncClient, state: AppState, body: str | None
+) -> None:
+    response = await post(client, inbound_message(AMINA_SMS, body, sid=sid(8)))
+
+    assert (response.status_code, response.text) == (200, EMPTY_TWIML)
+    assert rows(state) == []
+
+
+async def test_a_missing_body_with_an_attachment_is_stored_as_media(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    form = inbound_message(
+        AMINA_WHATSAPP, None, sid=sid(9), media=[("https://api.twilio.com/m/1", "audio/ogg")]
+    )
+
+    assert (await post(client, form)).status_code == 200
+
+    [message] = rows(state)
+    assert message.body is None
+    assert json.loads(message.payload or "{}")["media"] == [
+        {"kind": "audio", "content_type": "audio/ogg", "url": "https://api.twilio.com/m/1"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"From": ""}, 400),
+        ({"MessageSid": "", "SmsSid": ""}, 400),
+        ({"MessageSid": "SM' OR 1=1 --"}, 400),
+        ({"From": "+1" * 40}, 400),
+        ({"NumMedia": "two"}, 400),
+        ({"NumMedia": "11"}, 400),
+        ({"NumMedia": "1"}, 400),
+        ({"Latitude": "north", "Longitude": "35.5"}, 400),
+    ],
+    ids=[
+        "no-from",
+        "no-sid",
+        "malformed-sid",
+        "long-from",
+        "num-media-not-a-number",
+        "too-many-media",
+        "media-url-missing",
+        "latitude-not-a-number",
+    ],
+)
+async def test_malformed_but_signed_forms_are_bad_requests(
+    client: httpx.AsyncClient, state: AppState, change: dict[str, str], status: int
+) -> None:
+    form = inbound_message(AMINA_SMS, "hello", sid=sid(10)) | change
+
+    response = await post(client, form)
+
+    assert response.status_code == status
+    assert rows(state) == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"Body=%FF%FEhello&From=%2B96170123456&MessageSid=SM" + b"0" * 32,
+        b"Body=\xff\xfe&From=%2B96170123456&MessageSid=SM" + b"0" * 32,
+    ],
+    ids=["percent-encoded-latin1", "raw-bytes"],
+)
+async def test_a_form_that_is_not_utf8_is_a_bad_request(
+    client: httpx.AsyncClient, state: AppState, raw: bytes
+) -> None:
+    response = await client.post(
+        "/webhooks/twilio",
+        content=raw,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": "c2lnbmF0dXJl",
+        },
+    )
+
+    assert response.status_code == 400
+    assert rows(state) == []
+
+
+async def test_an_oversized_form_is_refused_before_it_is_read(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    form = inbound_message(AMINA_SMS, "x" * 300_000, sid=sid(11))
+
+    response = await post(client, form)
+
+    assert response.status_code == 413
+    assert rows(state) == []
+
+
+TEXTS = {
+    "emoji-zwj": "👩🏽‍🍳 help 🙏🏾",
+    "arabic": "صاحب العمل أخذ جواز سفري",
+    "amharic": "ፓስፖርቴን ወሰዱብኝ።",
+    "nepali": "मेरो राहदानी लिइयो।",
+    "plus-ampersand-equals": "1+1=2 & 50% of €100",
+    "crlf-and-tabs": "line one\r\nline two\tend",
+    "combining-marks": "café vs café",
+    "nul-and-controls": "a\x00b\x07c",
+    "right-to-left-mark": "\u200fمرحبا\u200e hello",
+    "10000-characters": "I work every day. " * 555 + "Help me now.",
+}
+
+
+@pytest.mark.parametrize("body", TEXTS.values(), ids=TEXTS.keys())
+async def test_any_text_is_stored_exactly(
+    client: httpx.AsyncClient, state: AppState, body: str
+) -> None:
+    response = await post(client, inbound_message(AMINA_WHATSAPP, body, sid=sid(12)))
+
+    assert response.status_code == 200
+    assert stored(state) == [("whatsapp", body, sid(12))]
+
+
+MEDIA = [
+    ("whatsapp", "image/jpeg", "image"),
+    ("whatsapp", "audio/ogg", "audio"),
+    ("whatsapp", "video/mp4", "video"),
+    ("whatsapp", "application/pdf", "document"),
+    ("whatsapp", "text/vcard", "document"),
+    ("whatsapp", "image/webp", "sticker"),
+    ("sms", "image/webp", "image"),
+    ("sms", "image/gif", "image"),
+    ("sms", "audio/amr", "audio"),
+    ("sms", "model/gltf+json", "other"),
+]
+
+
+@pytest.mark.parametrize(
+    ("channel", "content_type", "kind"),
+    MEDIA,
+    ids=[f"{channel}-{content_type}" for channel, content_type, _kind in MEDIA],
+)
+async def test_every_attachment_becomes_media_kept_inside_the_encrypted_payload(
+    client: httpx.AsyncClient, state: AppState, channel: str, content_type: str, kind: str
+) -> None:
+    sender = AMINA_WHATSAPP if channel == "whatsapp" else AMINA_SMS
+    url = "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"
+    form = inbound_message(sender, "", sid=sid(13), media=[(url, content_type)])
+
+    assert (await post(client, form)).status_code == 200
+
+    [message] = rows(state)
+    assert (message.channel, message.body) == (channel, None)
+    assert json.loads(message.payload or "{}")["media"] == [
+        {"kind": kind, "content_type": content_type, "url": url}
+    ]
+    with state.db.engine.connect() as connection:
+        raw = connection.execute(text("SELECT payload FROM messages")).scalar_one()
+    assert "twilio.com" not in raw
+
+
+async def test_a_whatsapp_location_and_several_attachments_with_a_caption(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    form = inbound_message(
+        AMINA_WHATSAPP,
+        "this is where I am",
+        sid=sid(14),
+        media=[("https://m/1", "image/jpeg"), ("https://m/2", "image/png")],
+    ) | {"Latitude": "33.8938", "Longitude": "35.5018", "Address": "Beirut"}
+
+    assert (await post(client, form)).status_code == 200
+
+    [message] = rows(state)
+    assert message.body == "this is where I am"
+    assert [m["kind"] for m in json.loads(message.payload or "{}")["media"]] == [
+        "image",
+        "image",
+        "location",
+    ]
+    assert json.loads(message.payload or "{}")["media"][2]["url"] == "geo:33.8938,35.5018"
+
+
+async def test_a_whatsapp_button_press_is_its_payload(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    form = inbound_message(
+        AMINA_WHATSAPP, "Talk to a person", sid=sid(15), ButtonPayload="/request_human"
+    )
+
+    assert (await post(client, form)).status_code == 200
+
+    assert stored(state) == [("whatsapp", "/request_human", sid(15))]
+
+
+# Outbound ------------------------------------------------------------------------------
+
+
+def conversation(
+    state: AppState,
+    channel: str = "sms",
+    address: str = AMINA_SMS,
+    *,
+    wrote_hours_ago: float = 0.0,
+    with_case: bool = False,
+) -> int:
+    with state.db.session() as session:
+        conv = factories.conversation(session, channel=channel, address=address)
+        conv.last_inbound_at = utcnow() - timedelta(hours=wrote_hours_ago)
+        if with_case:
+            factories.case(session, conv)
+        return conv.id
+
+
+def queue(state: AppState, conversation_id: int, *parts: Outgoing) -> list[int]:
+    with state.db.session() as session:
+        conv = session.get(Conversation, conversation_id)
+        assert conv is not None
+        return outbox.queue_outgoing(session, conv, parts, author="bot")
+
+
+async def test_an_sms_reply_goes_through_the_twilio_client_with_a_status_callback(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    [message_id] = queue(state, conversation(state), Outgoing("We can help you."))
+
+    assert await outbox.deliver(state, message_id) == "sent"
+
+    [request] = fake_twilio.sent()
+    assert request.path == f"/2010-04-01/Accounts/{fake_twilio.account_sid}/Messages.json"
+    assert request.params == {
+        "To": AMINA_SMS,
+        "From": SMS_FROM,
+        "Body": "We can help you.",
+        "StatusCallback": PUBLIC_BASE_URL + "/webhooks/twilio/status",
+    }
+    [row] = rows(state, id=message_id)
+    assert (row.status, row.provider_id, row.error, row.attempts) == (
+        "sent",
+        next(iter(fake_twilio.messages)),
+        None,
+        1,
+    )
+
+
+async def test_a_whatsapp_reply_is_sent_from_the_whatsapp_sender(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    conv = conversation(state, "whatsapp", AMINA_WHATSAPP)
+    [message_id] = queue(state, conv, Outgoing("Salamat."))
+
+    assert await outbox.deliver(state, message_id) == "sent"
+
+    [request] = fake_twilio.sent()
+    assert (request.params["From"], request.params["To"]) == (
+        f"whatsapp:{WHATSAPP_FROM}",
+        AMINA_WHATSAPP,
+    )
+
+
+async def test_a_rate_limit_is_waited_out_as_retry_after_says(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.fail_next(Fault.rate_limit(retry_after=1))
+    [message_id] = queue(state, conversation(state), Outgoing("Hello."))
+
+    assert await outbox.deliver(state, message_id) == "sent"
+
+    first, second = fake_twilio.sent()
+    assert second.at - first.at >= 0.95
+    assert [(r.status, r.attempts) for r in rows(state, id=message_id)] == [("sent", 2)]
+
+
+async def test_server_errors_and_time_outs_are_retried_without_duplicates(
+    state: AppState, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    channel = state.channels["sms"]
+    assert isinstance(channel, SmsChannel)
+    monkeypatch.setattr(channel.client.http_client, "timeout", 0.3)
+    fake_twilio.fail_next(Fault.server_error(), Fault.timeout(seconds=2), Fault.server_error())
+    [message_id] = queue(state, conversation(state), Outgoing("Hello."))
+
+    assert await outbox.deliver(state, message_id) == "sent"
+
+    assert len(fake_twilio.sent()) == 4
+    assert len(fake_twilio.messages) == 1
+    assert [(r.status, r.attempts, r.error) for r in rows(state, id=message_id)] == [
+        ("sent", 4, None)
+    ]
+
+
+async def test_a_provider_that_keeps_failing_leaves_the_message_failed_after_five_attempts(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.fail_next(*[Fault.server_error()] * outbox.MAX_ATTEMPTS)
+    [message_id] = queue(state, conversation(state), Outgoing("Hello."))
+
+    assert await outbox.deliver(state, message_id) == "failed"
+
+    assert len(fake_twilio.sent()) == outbox.MAX_ATTEMPTS
+    [row] = rows(state, id=message_id)
+    assert (row.status, row.attempts, row.error) == ("failed", 5, "twilio: HTTP 500")
+
+
+async def test_a_long_retry_after_leaves_the_message_queued_for_the_sweep(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.fail_next(Fault.rate_limit(retry_after=3600))
+    [message_id] = queue(state, conversation(state), Outgoing("Hello."))
+
+    started = time.monotonic()
+    assert await outbox.deliver(state, message_id) == "queued"
+
+    assert time.monotonic() - started < 5
+    assert [(r.status, r.error) for r in rows(state, id=message_id)] == [
+        ("queued", "twilio: HTTP 429")
+    ]
+
+
+async def test_an_unsubscribed_person_is_a_permanent_failure_shown_on_the_case(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    fake_twilio.fail_next(Fault.reject())
+    conv = conversation(state, with_case=True)
+    [message_id] = queue(state, conv, Outgoing("Hello."))
+
+    assert await outbox.deliver(state, message_id) == "failed"
+
+    assert len(fake_twilio.sent()) == 1
+    [row] = rows(state, id=message_id)
+    assert row.status == "failed"
+    assert row.error is not None and row.error.startswith("twilio 21610: refused (HTTP 400)")
+    assert "START" in row.error and AMINA_SMS not in row.error
+    assert contact_of(state, conv).unreachable is True
+    with state.db.session() as session:
+        case = session.query(Case).one()
+        assert [(e.kind, e.data) for e in case.events][-1] == (
+            "delivery_failed",
+            {"message_id": message_id, "error": row.error},
+        )
+
+
+async def test_an_invalid_number_is_refused_by_the_provider_once(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    [message_id] = queue(state, conversation(state, address="+1 (555) 01"), Outgoing("Hello."))
+
+    assert await outbox.deliver(state, message_id) == "failed"
+
+    assert len(fake_twilio.sent()) == 1
+    [row] = rows(state, id=message_id)
+    assert row.error == "twilio 21211: refused (HTTP 400): not a valid phone number"
+
+
+async def test_whatsapp_outside_the_24_hour_window_is_refused_before_sending(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    conv = conversation(state, "whatsapp", AMINA_WHATSAPP, wrote_hours_ago=25, with_case=True)
+    with state.db.session() as session:
+        org = factories.organisation(session)
+        caseworker = factories.user(session, org)
+        case = session.query(Case).one()
+        case.organisation_id = org.id
+        cases.claim(session, caseworker, case.id)
+        message_id = cases.add_caseworker_message(session, caseworker, case.id, "Are you safe?").id
+
+    assert await outbox.deliver(state, message_id) == "failed"
+
+    assert fake_twilio.sent() == []
+    [row] = rows(state, id=message_id)
+    assert row.error is not None and "24 hours" in row.error and "template" in row.error
+    with state.db.session() as session:
+        kinds = [e.kind for e in session.query(Case).one().events]
+    assert kinds[-1] == "delivery_failed"
+    assert contact_of(state, conv).unreachable is False
+
+
+# Delivery reports -----------------------------------------------------------------------
+
+
+async def sent_message(
+    state: AppState, channel: str = "sms", *, with_case: bool = False
+) -> Message:
+    address = AMINA_WHATSAPP if channel == "whatsapp" else AMINA_SMS
+    [message_id] = queue(
+        state, conversation(state, channel, address, with_case=with_case), Outgoing("Hi.")
+    )
+    assert await outbox.deliver(state, message_id) == "sent"
+    [row] = rows(state, id=message_id)
+    return row
+
+
+@pytest.mark.parametrize(
+    ("reports", "expected"),
+    [
+        (["queued", "sent", "delivered"], "delivered"),
+        (["sent", "delivered", "read"], "read"),
+        (["delivered", "sent"], "delivered"),
+        (["read", "delivered", "sent"], "read"),
+        (["delivered", "delivered"], "delivered"),
+        (["sending", "accepted"], "sent"),
+    ],
+    ids=["in-order", "read", "sent-after-delivered", "reversed", "repeated", "not-final"],
+)
+async def test_delivery_reports_only_move_a_message_forward(
+    client: httpx.AsyncClient,
+    state: AppState,
+    fake_twilio: FakeTwilio,
+    reports: list[str],
+    expected: str,
+) -> None:
+    message = await sent_message(state, "whatsapp")
+    assert message.provider_id is not None
+
+    for report in reports:
+        response = await post(
+            client, status_callback(message.provider_id, report), "/webhooks/twilio/status"
+        )
+        assert response.status_code == 204
+
+    assert [r.status for r in rows(state, id=message.id)] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "explained", "unreachable"),
+    [
+        ("undelivered", 63016, "24-hour window", False),
+        ("failed", 21610, "unsubscribed", True),
+        ("undelivered", 30003, "phone is off", False),
+        ("undelivered", 30005, "unknown number", True),
+        ("undelivered", 30006, "landline", True),
+        ("undelivered", 30007, "filtered by the carrier", False),
+        ("failed", 30008, "unknown error", False),
+        ("failed", 12345, "see twilio.com/docs/errors", False),
+    ],
+    ids=["63016", "21610", "30003", "30005", "30006", "30007", "30008", "unknown-code"],
+)
+async def test_a_failed_delivery_is_explained_on_the_message_and_the_case(
+    client: httpx.AsyncClient,
+    state: AppState,
+    status: str,
+    code: int,
+    explained: str,
+    unreachable: bool,
+) -> None:
+    message = await sent_message(state, "whatsapp", with_case=True)
+    assert message.provider_id is not None
+    form = status_callback(message.provider_id, status, error_code=code)
+
+    response = await post(client, form, "/webhooks/twilio/status")
+
+    assert response.status_code == 204
+    [row] = rows(state, id=message.id)
+    assert row.status == "failed"
+    assert row.error is not None
+    assert row.error.startswith(f"twilio {code}: {status}: ") and explained in row.error
+    assert contact_of(state, row.conversation_id).unreachable is unreachable
+    with state.db.session() as session:
+        event = session.query(Case).one().events[-1]
+        assert (event.kind, event.data) == (
+            "delivery_failed",
+            {"message_id": row.id, "error": row.error},
+        )
+
+
+async def test_a_report_of_an_unknown_or_erased_message_changes_nothing(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    message = await sent_message(state)
+
+    response = await post(client, status_callback(sid(999), "failed"), "/webhooks/twilio/status")
+
+    assert response.status_code == 204
+    assert [r.status for r in rows(state, id=message.id)] == ["sent"]
+
+
+@pytest.mark.parametrize(
+    "form",
+    [{"MessageSid": "", "MessageStatus": "delivered"}, {"MessageSid": "SM1", "MessageStatus": "x"}],
+    ids=["no-sid", "malformed-sid"],
+)
+async def test_a_malformed_report_is_a_bad_request(
+    client: httpx.AsyncClient, form: dict[str, str]
+) -> None:
+    assert (await post(client, form, "/webhooks/twilio/status")).status_code == 400
+
+
+async def test_a_forged_report_is_refused(client: httpx.AsyncClient, state: AppState) -> None:
+    message = await sent_message(state)
+    assert message.provider_id is not None
+    form = status_callback(message.provider_id, "failed", error_code=30003)
+
+    response = await post(client, form, "/webhooks/twilio/status", token="guessed")
+
+    assert response.status_code == 403
+    assert [r.status for r in rows(state, id=message.id)] == ["sent"]
+
+
+async def test_the_fake_reports_delivery_to_the_helpline_like_twilio(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    """The benchmarks run the fake with callbacks; here they reach a recording server."""
+    with FakeTwilio(callbacks=True) as reporting, FakeTwilio() as receiver:
+        client = state.channels["sms"]
+        assert isinstance(client, SmsChannel)
+        client.client.api.base_url = reporting.url
+        client.status_callback = receiver.url + "/webhooks/twilio/status"
+        [message_id] = queue(state, conversation(state), Outgoing("Hi."))
+        assert await outbox.deliver(state, message_id) == "sent"
+
+        deadline = time.monotonic() + 5
+        while len(receiver.recorded()) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        reports = receiver.recorded()
+
+    assert [r.params["MessageStatus"] for r in reports] == ["sent", "delivered"]
+    url = receiver.url + "/webhooks/twilio/status"
+    assert all(r.headers["X-Twilio-Signature"] == signature(url, r.params) for r in reports)
+
+
+# A conversation through the worker -------------------------------------------------------
+
+HOW_CAN_I_HELP = {
+    "text": "How can I help you? Choose one, or write your question in your own words.",
+    "buttons": [{"title": c.title, "payload": c.payload} for c in MENU],
+}
+
+
+@pytest.mark.parametrize(
+    ("sender", "channel"),
+    [(AMINA_SMS, "sms"), (AMINA_WHATSAPP, "whatsapp")],
+    ids=["sms", "whatsapp"],
+)
+async def test_a_scripted_conversation_gets_numbered_menus_and_numbers_mean_choices(
+    client: httpx.AsyncClient,
+    state: AppState,
+    fake_twilio: FakeTwilio,
+    rasa: ScriptedRasa,
+    worker: Worker,
+    sender: str,
+    channel: str,
+) -> None:
+    rasa.answer("hello", HOW_CAN_I_HELP)
+    rasa.answer("/request_human", {"text": "OK. A caseworker will answer you here."})
+
+    conversation_id = await converse(
+        client, state, worker, inbound_message(sender, "hello", sid=sid(20))
+    )
+
+    [menu] = fake_twilio.sent()
+    assert menu.params["To"] == sender
+    assert menu.params["Body"] == (
+        "How can I help you? Choose one, or write your question in your own words.\n\n"
+        "Reply 1 for My rights at work\n"
+        "Reply 2 for Talk to a person\n"
+        "Reply 3 for Change language"
+    )
+
+    await converse(client, state, worker, inbound_message(sender, " 2 ", sid=sid(21)))
+
+    assert [text for text, _metadata in rasa.received] == ["hello", "/request_human"]
+    assert rasa.received[0][1] == {
+        "channel": channel,
+        "language": "en",
+        "country": "LB" if channel == "sms" else "PH",
+    }
+    assert fake_twilio.sent()[-1].params["Body"] == "OK. A caseworker will answer you here."
+    # The person's own words stay as they wrote them; the menu is no longer current.
+    assert [m.body for m in rows(state, direction="in")] == ["hello", " 2 "]
+    with state.db.session() as session:
+        assert session.get(Conversation, conversation_id).last_menu is None  # type: ignore[union-attr]
+
+
+async def test_a_number_after_a_plain_answer_is_just_a_number(
+    client: httpx.AsyncClient, state: AppState, rasa: ScriptedRasa, worker: Worker
+) -> None:
+    rasa.answer("hello", HOW_CAN_I_HELP)
+    rasa.answer("/faq", {"text": "How many hours do you work a day?"})
+
+    for n, text_ in enumerate(["hello", "1", "14"]):
+        await converse(client, state, worker, inbound_message(AMINA_SMS, text_, sid=sid(30 + n)))
+
+    assert [t for t, _m in rasa.received] == ["hello", "/faq", "14"]
+
+
+async def test_arabic_over_sms_is_split_into_numbered_ucs2_parts(
+    client: httpx.AsyncClient,
+    state: AppState,
+    fake_twilio: FakeTwilio,
+    rasa: ScriptedRasa,
+    worker: Worker,
+) -> None:
+    answer = " ".join(["يحق لك الحصول على أجرك كاملا في موعده كل شهر."] * 12)
+    rasa.answer("مرحبا", {"text": answer})
+
+    await converse(client, state, worker, inbound_message(AMINA_SMS, "مرحبا", sid=sid(40)))
+
+    bodies = [r.params["Body"] for r in fake_twilio.sent()]
+    assert [b.split(" ", 1)[0] for b in bodies] == ["(1/3)", "(2/3)", "(3/3)"]
+    assert all(len(b.encode("utf-16-le")) // 2 <= 4 * 67 - 3 for b in bodies)
+    assert " ".join(b.split(" ", 1)[1] for b in bodies) == answer
+    assert [m.status for m in rows(state, direction="out")] == ["sent"] * 3
+
+
+async def test_a_10000_character_message_is_stored_whole_and_rasa_reads_the_beginning(
+    client: httpx.AsyncClient, state: AppState, rasa: ScriptedRasa, worker: Worker
+) -> None:
+    long_text = TEXTS["10000-characters"]
+
+    await converse(client, state, worker, inbound_message(AMINA_WHATSAPP, long_text, sid=sid(50)))
+
+    assert len(long_text) == 10_002
+    assert [m.body for m in rows(state, direction="in")] == [long_text]
+    assert [t for t, _m in rasa.received] == [long_text[:MAX_BOT_TEXT]]
+
+
+async def test_a_voice_note_gets_the_written_messages_answer(
+    client: httpx.AsyncClient,
+    state: AppState,
+    fake_twilio: FakeTwilio,
+    rasa: ScriptedRasa,
+    worker: Worker,
+) -> None:
+    form = inbound_message(AMINA_WHATSAPP, "", sid=sid(60), media=[("https://m/v", "audio/ogg")])
+
+    await converse(client, state, worker, form)
+
+    assert rasa.received == []
+    [reply] = fake_twilio.sent()
+    assert reply.params["Body"].startswith("I can only read written messages.")
+
+
+def test_twilio_channels_declare_their_differences_as_data() -> None:
+    assert (SmsChannel.limits.max_segments, SmsChannel.limits.number_parts) == (4, True)
+    assert (WhatsAppChannel.limits.max_chars, WhatsAppChannel.limits.reply_window_hours) == (
+        1600,
+        24,
+    )
+    assert not SmsChannel.limits.supports_buttons and not WhatsAppChannel.limits.supports_buttons
+    assert {"From", "Body", "MediaUrl0"} <= set(SmsChannel.limits.redact_fields)
