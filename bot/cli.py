@@ -148,6 +148,14 @@ def cmd_analyze(settings: Settings | None, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> int:
+    from channels.telegram import ALLOWED_UPDATES, set_webhook
+
+    url = asyncio.run(set_webhook(settings, args.url))
+    print(f"Telegram will post {', '.join(ALLOWED_UPDATES)} updates to {url}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -191,6 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_user.add_argument("--password-stdin", action="store_true")
     create_user.set_defaults(func=cmd_users_create)
+
+    telegram = commands.add_parser("telegram", help="the Telegram channel").add_subparsers(
+        dest="telegram_command", required=True
+    )
+    set_webhook = telegram.add_parser(
+        "set-webhook",
+        help="register the webhook with TELEGRAM_WEBHOOK_SECRET and the update types read",
+    )
+    set_webhook.add_argument("--url", help="default: PUBLIC_BASE_URL + /webhooks/telegram")
+    set_webhook.set_defaults(func=cmd_telegram_set_webhook)
     return parser
 
 

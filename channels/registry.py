@@ -16,6 +16,7 @@ CHANNELS: dict[str, str] = {
     "web": "channels.web:WebChannel",
     "sms": "channels.twilio:SmsChannel",
     "whatsapp": "channels.twilio:WhatsAppChannel",
+    "telegram": "channels.telegram:TelegramChannel",
 }
 
 # name -> whether the settings turn it on.
@@ -24,6 +25,7 @@ ENABLED_WHEN: dict[str, Callable[[Settings], bool]] = {
     "web": lambda settings: settings.environment != "production",
     "sms": lambda settings: settings.twilio_enabled and bool(settings.twilio_sms_from),
     "whatsapp": lambda settings: settings.twilio_enabled and bool(settings.twilio_whatsapp_from),
+    "telegram": lambda settings: settings.telegram_enabled,
 }
 
 

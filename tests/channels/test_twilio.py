@@ -4,7 +4,6 @@ import asyncio
 import json
 import logging
 import time
-from datetime import timedelta
 
 import httpx
 import pytest
@@ -12,12 +11,11 @@ from sqlalchemy import text
 
 from bot import cases, outbox
 from bot.app_state import AppState
-from bot.models import Case, Conversation, Message, utcnow
+from bot.models import Case, Conversation, Message
 from bot.worker import MAX_BOT_TEXT, Worker
 from channels.base import Choice, Outgoing
 from channels.twilio import EMPTY_TWIML, SmsChannel, WhatsAppChannel
 from tests.helpers import factories
-from tests.helpers.fake_http import Fault
 from tests.helpers.fake_twilio import (
     AUTH_TOKEN,
     FakeTwilio,
@@ -26,11 +24,15 @@ from tests.helpers.fake_twilio import (
     status_callback,
 )
 from tests.helpers.providers import (
+    ODD_TEXTS,
     PUBLIC_BASE_URL,
     SMS_FROM,
     WHATSAPP_FROM,
     ScriptedRasa,
+    case_events,
     contact_of,
+    new_conversation,
+    queue,
     rows,
 )
 
@@ -280,21 +282,7 @@ async def test_an_oversized_form_is_refused_before_it_is_read(
     assert rows(state) == []
 
 
-TEXTS = {
-    "emoji-zwj": "👩🏽‍🍳 help 🙏🏾",
-    "arabic": "صاحب العمل أخذ جواز سفري",
-    "amharic": "ፓስፖርቴን ወሰዱብኝ።",
-    "nepali": "मेरो राहदानी लिइयो।",
-    "plus-ampersand-equals": "1+1=2 & 50% of €100",
-    "crlf-and-tabs": "line one\r\nline two\tend",
-    "combining-marks": "café vs café",
-    "nul-and-controls": "a\x00b\x07c",
-    "right-to-left-mark": "\u200fمرحبا\u200e hello",
-    "10000-characters": "I work every day. " * 555 + "Help me now.",
-}
-
-
-@pytest.mark.parametrize("body", TEXTS.values(), ids=TEXTS.keys())
+@pytest.mark.parametrize("body", ODD_TEXTS.values(), ids=ODD_TEXTS.keys())
 async def test_any_text_is_stored_exactly(
     client: httpx.AsyncClient, state: AppState, body: str
 ) -> None:
@@ -387,19 +375,9 @@ def conversation(
     wrote_hours_ago: float = 0.0,
     with_case: bool = False,
 ) -> int:
-    with state.db.session() as session:
-        conv = factories.conversation(session, channel=channel, address=address)
-        conv.last_inbound_at = utcnow() - timedelta(hours=wrote_hours_ago)
-        if with_case:
-            factories.case(session, conv)
-        return conv.id
-
-
-def queue(state: AppState, conversation_id: int, *parts: Outgoing) -> list[int]:
-    with state.db.session() as session:
-        conv = session.get(Conversation, conversation_id)
-        assert conv is not None
-        return outbox.queue_outgoing(session, conv, parts, author="bot")
+    return new_conversation(
+        state, channel, address, wrote_hours_ago=wrote_hours_ago, with_case=with_case
+    )
 
 
 async def test_an_sms_reply_goes_through_the_twilio_client_with_a_status_callback(
@@ -441,88 +419,6 @@ async def test_a_whatsapp_reply_is_sent_from_the_whatsapp_sender(
     )
 
 
-async def test_a_rate_limit_is_waited_out_as_retry_after_says(
-    state: AppState, fake_twilio: FakeTwilio
-) -> None:
-    fake_twilio.fail_next(Fault.rate_limit(retry_after=1))
-    [message_id] = queue(state, conversation(state), Outgoing("Hello."))
-
-    assert await outbox.deliver(state, message_id) == "sent"
-
-    first, second = fake_twilio.sent()
-    assert second.at - first.at >= 0.95
-    assert [(r.status, r.attempts) for r in rows(state, id=message_id)] == [("sent", 2)]
-
-
-async def test_server_errors_and_time_outs_are_retried_without_duplicates(
-    state: AppState, fake_twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    channel = state.channels["sms"]
-    assert isinstance(channel, SmsChannel)
-    monkeypatch.setattr(channel.client.http_client, "timeout", 0.3)
-    fake_twilio.fail_next(Fault.server_error(), Fault.timeout(seconds=2), Fault.server_error())
-    [message_id] = queue(state, conversation(state), Outgoing("Hello."))
-
-    assert await outbox.deliver(state, message_id) == "sent"
-
-    assert len(fake_twilio.sent()) == 4
-    assert len(fake_twilio.messages) == 1
-    assert [(r.status, r.attempts, r.error) for r in rows(state, id=message_id)] == [
-        ("sent", 4, None)
-    ]
-
-
-async def test_a_provider_that_keeps_failing_leaves_the_message_failed_after_five_attempts(
-    state: AppState, fake_twilio: FakeTwilio
-) -> None:
-    fake_twilio.fail_next(*[Fault.server_error()] * outbox.MAX_ATTEMPTS)
-    [message_id] = queue(state, conversation(state), Outgoing("Hello."))
-
-    assert await outbox.deliver(state, message_id) == "failed"
-
-    assert len(fake_twilio.sent()) == outbox.MAX_ATTEMPTS
-    [row] = rows(state, id=message_id)
-    assert (row.status, row.attempts, row.error) == ("failed", 5, "twilio: HTTP 500")
-
-
-async def test_a_long_retry_after_leaves_the_message_queued_for_the_sweep(
-    state: AppState, fake_twilio: FakeTwilio
-) -> None:
-    fake_twilio.fail_next(Fault.rate_limit(retry_after=3600))
-    [message_id] = queue(state, conversation(state), Outgoing("Hello."))
-
-    started = time.monotonic()
-    assert await outbox.deliver(state, message_id) == "queued"
-
-    assert time.monotonic() - started < 5
-    assert [(r.status, r.error) for r in rows(state, id=message_id)] == [
-        ("queued", "twilio: HTTP 429")
-    ]
-
-
-async def test_an_unsubscribed_person_is_a_permanent_failure_shown_on_the_case(
-    state: AppState, fake_twilio: FakeTwilio
-) -> None:
-    fake_twilio.fail_next(Fault.reject())
-    conv = conversation(state, with_case=True)
-    [message_id] = queue(state, conv, Outgoing("Hello."))
-
-    assert await outbox.deliver(state, message_id) == "failed"
-
-    assert len(fake_twilio.sent()) == 1
-    [row] = rows(state, id=message_id)
-    assert row.status == "failed"
-    assert row.error is not None and row.error.startswith("twilio 21610: refused (HTTP 400)")
-    assert "START" in row.error and AMINA_SMS not in row.error
-    assert contact_of(state, conv).unreachable is True
-    with state.db.session() as session:
-        case = session.query(Case).one()
-        assert [(e.kind, e.data) for e in case.events][-1] == (
-            "delivery_failed",
-            {"message_id": message_id, "error": row.error},
-        )
-
-
 async def test_an_invalid_number_is_refused_by_the_provider_once(
     state: AppState, fake_twilio: FakeTwilio
 ) -> None:
@@ -552,9 +448,7 @@ async def test_whatsapp_outside_the_24_hour_window_is_refused_before_sending(
     assert fake_twilio.sent() == []
     [row] = rows(state, id=message_id)
     assert row.error is not None and "24 hours" in row.error and "template" in row.error
-    with state.db.session() as session:
-        kinds = [e.kind for e in session.query(Case).one().events]
-    assert kinds[-1] == "delivery_failed"
+    assert case_events(state)[-1][0] == "delivery_failed"
     assert contact_of(state, conv).unreachable is False
 
 
@@ -638,12 +532,7 @@ async def test_a_failed_delivery_is_explained_on_the_message_and_the_case(
     assert row.error is not None
     assert row.error.startswith(f"twilio {code}: {status}: ") and explained in row.error
     assert contact_of(state, row.conversation_id).unreachable is unreachable
-    with state.db.session() as session:
-        event = session.query(Case).one().events[-1]
-        assert (event.kind, event.data) == (
-            "delivery_failed",
-            {"message_id": row.id, "error": row.error},
-        )
+    assert case_events(state)[-1] == ("delivery_failed", {"message_id": row.id, "error": row.error})
 
 
 async def test_a_report_of_an_unknown_or_erased_message_changes_nothing(
@@ -788,7 +677,7 @@ async def test_arabic_over_sms_is_split_into_numbered_ucs2_parts(
 async def test_a_10000_character_message_is_stored_whole_and_rasa_reads_the_beginning(
     client: httpx.AsyncClient, state: AppState, rasa: ScriptedRasa, worker: Worker
 ) -> None:
-    long_text = TEXTS["10000-characters"]
+    long_text = ODD_TEXTS["10000-characters"]
 
     await converse(client, state, worker, inbound_message(AMINA_WHATSAPP, long_text, sid=sid(50)))
 

@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from bot import outbox
 from bot.app_state import AppState
-from bot.models import Contact, Conversation, Message
+from bot.models import Case, Contact, Conversation, Message, utcnow
+from channels.base import Outgoing
+from tests.helpers import factories
 
 PUBLIC_BASE_URL = "https://helpline.example.org"
 SMS_FROM = "+15005550006"
 WHATSAPP_FROM = "+14155238886"
 TELEGRAM_SECRET = "webhook-secret_0123456789"
+
+# What people write that a careless parser mangles; every one must be stored exactly.
+ODD_TEXTS = {
+    "emoji-zwj": "👩🏽‍🍳 help 🙏🏾",
+    "arabic": "صاحب العمل أخذ جواز سفري",
+    "amharic": "ፓስፖርቴን ወሰዱብኝ።",
+    "nepali": "मेरो राहदानी लिइयो।",
+    "plus-ampersand-equals": "1+1=2 & 50% of €100",
+    "crlf-and-tabs": "line one\r\nline two\tend",
+    "combining-marks": "café vs cafe\u0301",
+    "nul-and-controls": "a\x00b\x07c",
+    "right-to-left-marks": "\u200fمرحبا\u200e hello",
+    "10000-characters": "I work every day. " * 555 + "Help me now.",
+}
 
 
 class ScriptedRasa:
@@ -53,3 +74,44 @@ def contact_of(state: AppState, conversation_id: int) -> Contact:
         conversation = session.get(Conversation, conversation_id)
         assert conversation is not None
         return conversation.contact
+
+
+def new_conversation(
+    state: AppState,
+    channel: str,
+    address: str,
+    *,
+    wrote_hours_ago: float = 0.0,
+    with_case: bool = False,
+) -> int:
+    """A conversation whose person last wrote ``wrote_hours_ago``; returns its id."""
+    with state.db.session() as session:
+        conversation = factories.conversation(session, channel=channel, address=address)
+        conversation.last_inbound_at = utcnow() - timedelta(hours=wrote_hours_ago)
+        if with_case:
+            factories.case(session, conversation)
+        return conversation.id
+
+
+def queue(state: AppState, conversation_id: int, *parts: Outgoing) -> list[int]:
+    """Bot answers in the outbox, as the worker leaves them."""
+    with state.db.session() as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        return outbox.queue_outgoing(session, conversation, parts, author="bot")
+
+
+def case_events(state: AppState) -> list[tuple[str, dict[str, Any]]]:
+    """The events of the only case."""
+    with state.db.session() as session:
+        case = session.scalars(select(Case)).one()
+        return [(event.kind, event.data) for event in case.events]
+
+
+async def eventually(check: Callable[[], object], timeout: float = 3.0) -> None:
+    """Poll ``check`` until it is true; fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout}s")
+        await asyncio.sleep(0.01)
