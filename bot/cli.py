@@ -156,6 +156,15 @@ def cmd_telegram_set_webhook(settings: Settings, args: argparse.Namespace) -> in
     return 0
 
 
+def cmd_content_check(settings: Settings | None, args: argparse.Namespace) -> int:
+    from bot.app_state import PROJECT_ROOT
+    from bot.content_check import run
+
+    report = run(PROJECT_ROOT)
+    print(report.render())
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -175,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "analyze", help="red flags and language of JSON lines on standard input"
     ).set_defaults(func=cmd_analyze, needs_settings=False)
+
+    content = commands.add_parser("content", help="rights content and translations")
+    content_commands = content.add_subparsers(dest="content_command", required=True)
+    content_commands.add_parser(
+        "check", help="examples, translations, placeholders and SMS budgets in every language"
+    ).set_defaults(func=cmd_content_check, needs_settings=False)
 
     db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations (Alembic)").set_defaults(func=cmd_db_upgrade)
