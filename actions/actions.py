@@ -28,6 +28,15 @@ def send_command(dispatcher: CollectingDispatcher, command: str, argument: Any) 
     dispatcher.utter_message(json_message={"helpline": {command: argument}})
 
 
+def requested_language(tracker: Tracker) -> str | None:
+    """The first supported language named in the latest message, as an ISO code."""
+    for value in tracker.get_latest_entity_values("language"):
+        code = normalise_language(str(value))
+        if code:
+            return code
+    return None
+
+
 class ActionRequestHuman(Action):
     def name(self) -> str:
         return "action_request_human"
@@ -69,14 +78,7 @@ class ActionSetLanguage(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        code = next(
-            (
-                code
-                for value in tracker.get_latest_entity_values("language")
-                if (code := normalise_language(str(value)))
-            ),
-            None,
-        )
+        code = requested_language(tracker)
         if code is None:
             dispatcher.utter_message(response="utter_choose_language")
             return []

@@ -45,7 +45,7 @@ def command(name: str, argument: Any) -> dict[str, Any]:
 
 
 def language(value: str) -> dict[str, Any]:
-    return {"entity": "language", "value": value, "extractor": "DIETClassifier"}
+    return {"entity": "language", "value": value, "extractor": "RegexEntityExtractor"}
 
 
 def test_every_custom_action_of_the_domain_is_implemented():
@@ -175,7 +175,20 @@ def test_language_menu_offers_the_supported_languages_in_order():
     assert tuple(codes) == SUPPORTED_LANGUAGES
 
 
-def test_nlu_synonyms_agree_with_the_alias_map():
+@pytest.mark.parametrize(
+    "synonyms_file",
+    sorted(ROOT.glob("nlu_data/*/synonyms.yml")),
+    ids=lambda path: path.parent.name,
+)
+def test_language_synonyms_map_to_supported_codes(synonyms_file):
+    data = yaml.safe_load(synonyms_file.read_text(encoding="utf-8"))
+
+    targets = {item["synonym"] for item in data["nlu"] if "synonym" in item}
+
+    assert targets <= set(SUPPORTED_LANGUAGES)
+
+
+def test_english_synonyms_agree_with_the_alias_map():
     data = yaml.safe_load((ROOT / "nlu_data" / "en" / "synonyms.yml").read_text(encoding="utf-8"))
     synonyms = {
         name: item["synonym"]
