@@ -183,6 +183,7 @@ async def deliver(state: AppState, message_id: int) -> str:
         return "failed"
     while True:
         try:
+            await channel.pace(claimed.address)
             provider_id = await channel.send(claimed.address, claimed.outgoing)
             break
         except DeliveryFailed as failure:

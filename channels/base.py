@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from bot.i18n import _
 from channels import sms
+from channels.pacing import Pace, Pacer
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -43,6 +44,8 @@ class Limits:
     max_payload_bytes: int | None = None
     # Free-form messages are accepted this long after the person's last message (WhatsApp).
     reply_window_hours: int | None = None
+    # How fast the provider lets us send, to one person and in all (Telegram).
+    pace: Pace | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ class Channel(ABC):
 
     def __init__(self, state: AppState) -> None:
         self.state = state
+        self._pacer = Pacer(self.limits.pace) if self.limits.pace is not None else None
 
     def router(self) -> APIRouter | None:
         """Webhook routes of this channel, mounted by the application."""
@@ -218,6 +222,11 @@ class Channel(ABC):
         if number is not None and 1 <= number <= len(menu):
             return menu[number - 1].payload
         return text
+
+    async def pace(self, address: str) -> None:
+        """Wait until the provider's rate limits allow another message to ``address``."""
+        if self._pacer is not None:
+            await self._pacer.wait(address)
 
     @abstractmethod
     async def send(self, address: str, message: Outgoing) -> str | None:

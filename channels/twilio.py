@@ -143,9 +143,7 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
 class _HttpClient(TwilioHttpClient):
     """twilio's HTTP client, with the answers worth retrying raised as ``DeliveryFailed``."""
 
-    def request(  # type: ignore[override]
-        self, method: str, url: str, *args: Any, **kwargs: Any
-    ) -> TwilioResponse:
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> TwilioResponse:
         try:
             response = super().request(method, url, *args, **kwargs)
         except requests.RequestException as error:

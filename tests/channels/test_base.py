@@ -6,7 +6,6 @@ import pytest
 
 from channels import sms
 from channels.base import Channel, Choice, Limits, Outgoing, split_text
-from channels.registry import CHANNELS, channel_class
 
 
 class Narrow(Channel):
@@ -132,13 +131,6 @@ def test_buttons_stay_on_the_last_part_where_supported() -> None:
         Outgoing("Here is what I can tell you about your rights.", (), "ar"),
         Outgoing("Choose a topic.", CHOICES, "ar"),
     ]
-
-
-def test_registry_names_the_web_channel() -> None:
-    assert channel_class("web").name == "web"
-    assert {name: channel_class(name).name for name in CHANNELS} == {
-        name: name for name in CHANNELS
-    }
 
 
 class Keyed(Channel):

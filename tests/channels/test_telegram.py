@@ -15,6 +15,7 @@ from bot.errors import HelplineError
 from bot.models import Conversation
 from bot.worker import Worker
 from channels.base import Choice, Outgoing
+from channels.pacing import Pacer
 from channels.telegram import TelegramChannel
 from tests.helpers.fake_http import Fault
 from tests.helpers.fake_telegram import (
@@ -562,3 +563,22 @@ def test_the_command_line_knows_set_webhook() -> None:
     args = cli.build_parser().parse_args(["telegram", "set-webhook", "--url", "https://x/y"])
 
     assert (args.func, args.url) == (cli.cmd_telegram_set_webhook, "https://x/y")
+
+
+async def test_parts_to_one_chat_are_paced_as_telegram_asks(
+    state: AppState, fake_telegram: FakeTelegram
+) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    bot = channel(state)
+    assert bot.limits.pace is not None
+    bot._pacer = Pacer(bot.limits.pace, clock=lambda: 0.0, sleep=sleep)
+    ids = queue(state, conversation(state), *[Outgoing(f"Part {n}.") for n in range(5)])
+
+    await outbox.deliver_all(state, ids)
+
+    assert [r.params["text"] for r in fake_telegram.sent()] == [f"Part {n}." for n in range(5)]
+    assert slept == [1.0, 2.0]
