@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from .languages import normalise_language
+from .red_flags import PRIORITY_OF_RISK, latest_flags, latest_risk
 
 REASON_REQUEST_HUMAN = "request_human"
 REASON_EMERGENCY = "emergency"
@@ -45,10 +46,17 @@ class ActionRequestHuman(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
         dispatcher.utter_message(response="utter_handoff")
+        # Red flags in the same message raise the case's priority and travel with it.
+        risk = latest_risk(tracker)
         send_command(
             dispatcher,
             "open_case",
-            {"reason": REASON_REQUEST_HUMAN, "priority": PRIORITY_REQUEST},
+            {
+                "reason": REASON_REQUEST_HUMAN,
+                "priority": PRIORITY_OF_RISK.get(risk, PRIORITY_REQUEST),
+                "risk": risk,
+                "indicators": latest_flags(tracker),
+            },
         )
         return []
 
@@ -65,7 +73,12 @@ class ActionEmergency(Action):
         send_command(
             dispatcher,
             "open_case",
-            {"reason": REASON_EMERGENCY, "priority": PRIORITY_EMERGENCY},
+            {
+                "reason": REASON_EMERGENCY,
+                "priority": PRIORITY_EMERGENCY,
+                "risk": "emergency",
+                "indicators": latest_flags(tracker),
+            },
         )
         dispatcher.utter_message(response="utter_emergency")
         return []

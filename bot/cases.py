@@ -8,6 +8,7 @@ case does not exist for them.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -84,6 +85,11 @@ def route(session: Session, language: str, country: str | None) -> Organisation:
     return best if fits(best) >= 0 else organisations[0]
 
 
+RISKS = ("none", "low", "medium", "high", "emergency")
+# The queue priority a risk level calls for, at least.
+PRIORITY_OF_RISK = {"emergency": "emergency", "high": "high", "medium": "medium"}
+
+
 def open_case(
     session: Session,
     conversation: Conversation,
@@ -92,10 +98,15 @@ def open_case(
     priority: str,
     channel: str,
     risk: str = "none",
+    indicators: list[dict[str, Any]] | None = None,
+    consent: str | None = None,
+    screening: dict[str, Any] | None = None,
 ) -> Opened:
     """Open a case for the conversation, or raise the urgency of the one already open."""
     if priority not in PRIORITIES:
         raise ValueError(f"unknown priority {priority!r}")
+    risk = risk if risk in RISKS else "none"
+    priority = _more_urgent(priority, PRIORITY_OF_RISK.get(risk, priority))
     current = session.scalar(
         select(Case).where(Case.conversation_id == conversation.id, Case.status != CLOSED)
     )
@@ -104,6 +115,7 @@ def open_case(
         if PRIORITIES[priority] < current.priority:
             current.priority = PRIORITIES[priority]
             _event(session, current, "escalated", priority=priority, reason=reason)
+        flag(session, current, risk, indicators or [], screening)
         return Opened(current, created=False)
     organisation = route(session, conversation.language, conversation.country)
     case = Case(
@@ -111,19 +123,59 @@ def open_case(
         conversation_id=conversation.id,
         status=QUEUED,
         priority=PRIORITIES[priority],
-        risk=risk,
+        risk="none",
         reason=reason,
         language=conversation.language,
         channel=channel,
         country=conversation.country,
-        consent="requested_by_person" if reason == "request_human" else reason,
+        consent=consent or ("requested_by_person" if reason == "request_human" else reason),
     )
     session.add(case)
     session.flush()
     _event(
         session, case, "opened", reason=reason, priority=priority, organisation=organisation.name
     )
+    flag(session, case, risk, indicators or [], screening)
     return Opened(case, created=True)
+
+
+def _more_urgent(first: str, second: str) -> str:
+    return min(first, second, key=PRIORITIES.__getitem__)
+
+
+def flag(
+    session: Session,
+    case: Case,
+    risk: str,
+    indicators: list[dict[str, Any]],
+    screening: dict[str, Any] | None = None,
+) -> None:
+    """Record red flags on a case; its risk, and so its priority, only go up while open."""
+    if not indicators and not screening and risk in {"none", case.risk}:
+        return
+    if RISKS.index(risk) > RISKS.index(case.risk):
+        case.risk = risk
+        wanted = PRIORITY_OF_RISK.get(risk)
+        if wanted is not None and PRIORITIES[wanted] < case.priority:
+            case.priority = PRIORITIES[wanted]
+    # The evidence quotes the person: it goes in the encrypted text of the event.
+    _event(
+        session,
+        case,
+        "flagged",
+        text=json.dumps({"indicators": indicators, "screening": screening or {}}),
+        risk=risk,
+        codes=sorted({str(i.get("code")) for i in indicators}),
+    )
+
+
+def indicators_of(case: Case) -> list[dict[str, Any]]:
+    """Every indicator recorded on the case, with its evidence, oldest first."""
+    found: list[dict[str, Any]] = []
+    for event in case.events:
+        if event.kind == "flagged" and event.text:
+            found.extend(json.loads(event.text).get("indicators", []))
+    return found
 
 
 def _require_case_role(user: User) -> None:

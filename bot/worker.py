@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import cases, erasure, outbox
+from bot import cases, erasure, outbox, redflags
 from bot.app_state import AppState
 from bot.errors import RasaUnavailable
 from bot.i18n import _
@@ -234,6 +234,12 @@ class Worker:
             case = cases.open_case_of(session, message.conversation_id)
             if case is not None:
                 cases.add_person_message(session, case, message)
+                # The bot is silent, but red flags still raise the case's risk.
+                analysis = redflags.analyze(message.body or "")
+                if analysis.indicators:
+                    cases.flag(
+                        session, case, analysis.risk, [i.to_dict() for i in analysis.indicators]
+                    )
             else:  # the case closed between the snapshot and now: the bot takes it next time
                 session.get(Conversation, message.conversation_id).mode = "bot"  # type: ignore[union-attr]
                 return
@@ -267,12 +273,19 @@ class Worker:
             conversation.language = language
             session.get(Contact, conversation.contact_id).language = language
         if (request := control.get("open_case")) is not None:
+            priority = str(request.get("priority", "request"))
+            indicators = request.get("indicators")
+            screening = request.get("screening")
             opened = cases.open_case(
                 session,
                 conversation,
-                reason=str(request.get("reason", "request_human")),
-                priority=str(request.get("priority", "request")),
+                reason=str(request.get("reason", "request_human"))[:30],
+                priority=priority if priority in cases.PRIORITIES else "request",
                 channel=message.channel,
+                risk=str(request.get("risk", "none")),
+                indicators=indicators if isinstance(indicators, list) else [],
+                consent=str(request["consent"])[:30] if request.get("consent") else None,
+                screening=screening if isinstance(screening, dict) else None,
             )
             cases.add_person_message(session, opened.case, message)
             log.info(

@@ -176,7 +176,7 @@ def get_case(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]
         raise _errors(error) from None
     return summary(case) | {
         "consent": case.consent,
-        "indicators": [],
+        "indicators": cases.indicators_of(case),
         "transcript": [
             {
                 "id": m.id,

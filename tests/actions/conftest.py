@@ -17,7 +17,7 @@ METADATA = {"channel": "whatsapp", "language": "en", "country": None}
 
 
 def user_message(
-    text: str, intent: str, entities: list[dict[str, Any]] | None = None
+    text: str, intent: str, entities: list[dict[str, Any]] | None = None, **parse: Any
 ) -> dict[str, Any]:
     """The parse data of one user message, as Rasa sends it to the action server."""
     return {
@@ -25,13 +25,14 @@ def user_message(
         "intent": {"name": intent, "confidence": 0.98},
         "entities": entities or [],
         "metadata": METADATA,
+        **parse,
     }
 
 
-def build_tracker(latest_message: dict[str, Any]) -> Tracker:
+def build_tracker(latest_message: dict[str, Any], slots: dict[str, Any] | None = None) -> Tracker:
     return Tracker(
         sender_id=SENDER_ID,
-        slots={},
+        slots=slots or {},
         latest_message=latest_message,
         events=[
             {"event": "action", "name": "action_listen"},
@@ -58,7 +59,13 @@ def dispatcher() -> CollectingDispatcher:
 def make_tracker() -> Callable[..., Tracker]:
     """Build a tracker whose latest message has this text, intent and entities."""
 
-    def make(text: str, intent: str, entities: list[dict[str, Any]] | None = None) -> Tracker:
-        return build_tracker(user_message(text, intent, entities))
+    def make(
+        text: str,
+        intent: str,
+        entities: list[dict[str, Any]] | None = None,
+        slots: dict[str, Any] | None = None,
+        **parse: Any,
+    ) -> Tracker:
+        return build_tracker(user_message(text, intent, entities, **parse), slots)
 
     return make

@@ -16,6 +16,12 @@ from actions.actions import (
     ActionSetLanguage,
 )
 from actions.languages import ALIASES, SUPPORTED_LANGUAGES, normalise_language
+from actions.red_flags import (
+    ActionKeepPrivate,
+    ActionRedFlag,
+    ActionShareWithCaseworker,
+    ValidateScreeningForm,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DOMAIN: dict[str, Any] = {}
@@ -50,10 +56,19 @@ def language(value: str) -> dict[str, Any]:
 
 def test_every_custom_action_of_the_domain_is_implemented():
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    implemented = [ActionRequestHuman, ActionEmergency, ActionSetLanguage, ActionEraseData]
+    implemented = [
+        ActionRequestHuman,
+        ActionEmergency,
+        ActionSetLanguage,
+        ActionEraseData,
+        ActionRedFlag,
+        ActionShareWithCaseworker,
+        ActionKeepPrivate,
+        ValidateScreeningForm,
+    ]
 
     assert sorted(action().name() for action in implemented) == sorted(
-        name for name in domain["actions"] if name.startswith("action_")
+        name for name in domain["actions"] if name.startswith(("action_", "validate_"))
     )
 
 
@@ -66,7 +81,10 @@ async def test_request_human_hands_over_then_opens_a_case(dispatcher, make_track
     assert events == []
     assert dispatcher.messages == [
         response("utter_handoff"),
-        command("open_case", {"reason": "request_human", "priority": "request"}),
+        command(
+            "open_case",
+            {"reason": "request_human", "priority": "request", "risk": "none", "indicators": []},
+        ),
     ]
 
 
@@ -78,7 +96,10 @@ async def test_emergency_opens_the_case_before_any_text(dispatcher, make_tracker
 
     assert events == []
     assert dispatcher.messages == [
-        command("open_case", {"reason": "emergency", "priority": "emergency"}),
+        command(
+            "open_case",
+            {"reason": "emergency", "priority": "emergency", "risk": "emergency", "indicators": []},
+        ),
         response("utter_emergency"),
     ]
 

@@ -394,3 +394,83 @@ def test_organisation_rows_are_untouched_by_routing(db: Database) -> None:
         factories.case(session, language="ne", country="KW")
         assert [o.name for o in session.scalars(select(Organisation))] == ["Only"]
         assert session.scalar(select(func.count()).select_from(Conversation)) == 1
+
+
+PASSPORT = {
+    "code": "retention_of_identity_documents",
+    "evidence": "madam took my passport",
+    "confidence": 0.9,
+}
+DANGER = {"code": "imminent_danger", "evidence": "he will kill me", "confidence": 0.9}
+
+
+def test_red_flags_set_risk_priority_and_keep_the_evidence_encrypted(db: Database) -> None:
+    with db.session() as session:
+        factories.organisation(session)
+        conversation = factories.conversation(session)
+        opened = cases.open_case(
+            session,
+            conversation,
+            reason="red_flag",
+            priority="request",
+            channel="web",
+            risk="high",
+            indicators=[PASSPORT],
+            consent="given",
+            screening={"screen_documents": False},
+        )
+        case_id = opened.case.id
+
+    with db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert (case.risk, case.priority, case.consent) == (
+            "high",
+            cases.PRIORITIES["high"],
+            "given",
+        )
+        assert cases.indicators_of(case) == [PASSPORT]
+        flagged = [e for e in case.events if e.kind == "flagged"]
+        assert [e.data for e in flagged] == [
+            {"risk": "high", "codes": ["retention_of_identity_documents"]}
+        ]
+        stored = session.connection().exec_driver_sql(
+            "SELECT text FROM case_events WHERE kind = 'flagged'"
+        )
+        assert "madam" not in stored.scalar_one()
+
+
+def test_risk_only_goes_up_while_open(db: Database) -> None:
+    with db.session() as session:
+        factories.organisation(session)
+        conversation = factories.conversation(session)
+        case = cases.open_case(
+            session,
+            conversation,
+            reason="red_flag",
+            priority="medium",
+            channel="web",
+            risk="medium",
+            indicators=[PASSPORT],
+        ).case
+        cases.flag(session, case, "low", [PASSPORT])
+        assert (case.risk, case.priority) == ("medium", cases.PRIORITIES["medium"])
+        cases.flag(session, case, "emergency", [DANGER])
+        assert (case.risk, case.priority) == ("emergency", cases.PRIORITIES["emergency"])
+        cases.flag(session, case, "high", [PASSPORT])
+        assert (case.risk, case.priority) == ("emergency", cases.PRIORITIES["emergency"])
+        assert cases.indicators_of(case) == [PASSPORT, PASSPORT, DANGER, PASSPORT]
+
+
+def test_unknown_risk_counts_as_none(db: Database) -> None:
+    with db.session() as session:
+        factories.organisation(session)
+        case = cases.open_case(
+            session,
+            factories.conversation(session),
+            reason="request_human",
+            priority="request",
+            channel="web",
+            risk="catastrophic",
+        ).case
+        assert (case.risk, [e.kind for e in case.events]) == ("none", ["opened"])

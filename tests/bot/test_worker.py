@@ -211,3 +211,21 @@ async def test_erasure_removes_messages_closes_the_case_and_detaches_the_address
 async def test_erasure_of_an_unknown_conversation_is_a_no_op(state: AppState) -> None:
     with state.db.session() as session:
         assert erasure.erase_in_database(session, 999_999) is None
+
+
+async def test_red_flags_in_human_mode_raise_the_case_risk_silently(
+    state: AppState, worker: Worker
+) -> None:
+    with state.db.session() as session:
+        conversation = factories.conversation(session, address="simulator:amina")
+        case_id = factories.case(session, conversation).id
+    conversation_id = receive(state, "now he says he will kill me")
+
+    await worker.handle_conversation(conversation_id)
+
+    with state.db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert (case.risk, case.priority) == ("emergency", cases.PRIORITIES["emergency"])
+        assert [i["code"] for i in cases.indicators_of(case)] == ["imminent_danger", "intimidation_threats"]
+    assert [m[0] for m in messages(state, conversation_id)] == ["in"]
