@@ -61,18 +61,10 @@ class RedFlagExtractor(GraphComponent, EntityExtractorMixin):
             if not text:
                 continue
             analysis = analyze(text)
+            message.set(RISK, analysis.risk, add_to_output=True)
             if not analysis.indicators:
                 continue
             entities = [self._entity(text, indicator) for indicator in analysis.indicators]
-            entities.append(
-                {
-                    "entity": RISK,
-                    "value": analysis.risk,
-                    "start": 0,
-                    "end": len(text),
-                    "confidence_entity": 1.0,
-                }
-            )
             message.set(
                 ENTITIES,
                 message.get(ENTITIES, []) + self.add_extractor_name(entities),
