@@ -24,7 +24,8 @@ PYTHON310 ?= $(shell for p in "$$(command -v python3.10)" "$$(pyenv root 2>/dev/
 	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help setup train run test test-helpline test-helpline-pg test-actions test-conversations \
-	test-integration validate lint format lock i18n-extract i18n-update i18n-compile clean
+	test-integration validate content-check eval-redflags lint format lock i18n-extract i18n-update \
+	i18n-compile clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,12 +78,20 @@ test-helpline-pg: $(VENV)/.installed ## Helpline tests on PostgreSQL with Redis
 test-actions: $(RASA_VENV)/.installed ## Unit tests of the custom actions, in the Rasa runtime
 	$(RASA_PY) -m pytest tests/actions -q -p no:cacheprovider
 
-test-conversations: $(MODEL_STAMP) ## Rasa conversation tests against the trained model
-	$(RASA) test core --stories tests/stories --model $(MODEL_DIR) --fail-on-prediction-errors \
-		--out var/rasa-test-results --quiet
+test-conversations: $(MODEL_STAMP) ## Rasa conversation tests in every language against the trained model
+	@# --e2e runs NLU on the stories' text; no endpoints: no tracker store or NLG needed here.
+	$(RASA) test core --stories tests/stories --model $(MODEL_DIR) --e2e --fail-on-prediction-errors \
+		--endpoints /dev/null --out var/rasa-test-results --quiet
 
 test-integration: setup $(MODEL_STAMP) ## Real Rasa server + action server + helpline, driven over HTTP
-	$(PY) -m pytest -m rasa -q
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m rasa -q
+	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m rasa -q
+
+content-check: $(VENV)/.installed ## Examples, translations, placeholders and SMS budgets in every language
+	$(VENV)/bin/helpline content check
+
+eval-redflags: $(VENV)/.installed ## Red-flag recall and precision per code and language, against the targets
+	$(PY) -m bot.redflags.evaluate --check
 
 lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check bot channels tests

@@ -209,6 +209,16 @@ class Person:
             time.sleep(0.25)
         raise AssertionError(f"expected {count} replies, got {found}")
 
+    def replies_until(self, text: str, *, timeout: float = 60) -> list[dict[str, Any]]:
+        """Collect new outbound messages until one has this text."""
+        deadline = time.monotonic() + timeout
+        found: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            found.extend(self.replies(1, timeout=deadline - time.monotonic()))
+            if any(m["text"] == text for m in found):
+                return found
+        raise AssertionError(f"no reply {text!r} in {found}")
+
     def mode(self) -> str:
         return str(
             self.client.get("/simulator/messages", params={"after": self.seen}).json()["mode"]
@@ -319,3 +329,141 @@ def test_a_whole_conversation_with_a_caseworker(stack: Stack) -> None:
     # Nothing the person wrote reaches a log line.
     for name, path in stack.logs.items():
         assert SECRET_PHRASE not in path.read_text(), name
+
+
+def token_for(stack: Stack, username: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{stack.base}/api/v1/auth/token", json={"username": username, "password": PASSWORD}
+    )
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@pytest.fixture(scope="module")
+def caseworker(stack: Stack) -> dict[str, str]:
+    stack.cli("orgs", "create", "Red Flag Desk")
+    stack.cli(
+        "users",
+        "create",
+        "--org",
+        "Red Flag Desk",
+        "--username",
+        "nadia",
+        "--role",
+        "supervisor",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    return token_for(stack, "nadia")
+
+
+def texts(replies: list[dict[str, Any]]) -> list[str]:
+    return [r["text"] for r in replies]
+
+
+def case_of(stack: Stack, headers: dict[str, str], reason: str) -> dict[str, Any]:
+    """The newest case of this reason visible to the caseworker, in full."""
+    api = httpx.Client(base_url=f"{stack.base}/api/v1", headers=headers, timeout=30)
+    found = [c for c in api.get("/cases").json() if c["reason"] == reason]
+    assert found, f"no {reason} case"
+    newest = max(found, key=lambda c: c["id"])
+    return dict(api.get(f"/cases/{newest['id']}").json())
+
+
+def test_red_flag_in_a_rights_question_screens_then_shares_with_consent(
+    stack: Stack, caseworker: dict[str, str]
+) -> None:
+    person = Person(stack.base)
+
+    person.say("madam took my passport what can i do")
+    assert texts(person.replies(3)) == [
+        english("utter_red_flag_ack"),
+        english("utter_faq/passport"),
+        english("utter_ask_screen_documents"),
+    ]
+    person.say("no")
+    assert texts(person.replies(1)) == [english("utter_ask_share_with_caseworker")]
+    person.say("yes")
+    assert texts(person.replies(1)) == [english("utter_handoff")]
+    assert person.mode() == "human"
+
+    case = case_of(stack, caseworker, "red_flag")
+    assert (case["risk"], case["priority"], case["consent"]) == ("high", "high", "given")
+    assert [(i["code"], i["evidence"]) for i in case["indicators"]] == [
+        ("retention_of_identity_documents", "madam took my passport")
+    ]
+
+
+def test_refused_consent_shares_nothing(stack: Stack, caseworker: dict[str, str]) -> None:
+    before = httpx.get(f"{stack.base}/api/v1/cases", headers=caseworker).json()
+    person = Person(stack.base)
+
+    person.say("my employer has not paid my salary for 4 months")
+    replies = texts(person.replies_until(english("utter_ask_screen_paid")))
+    assert replies[0] == english("utter_red_flag_ack")
+    person.say("no")
+    assert texts(person.replies(1)) == [english("utter_ask_share_with_caseworker")]
+    person.say("no")
+    assert texts(person.replies(1)) == [english("utter_not_shared")]
+
+    assert person.mode() == "bot"
+    assert httpx.get(f"{stack.base}/api/v1/cases", headers=caseworker).json() == before
+
+
+def test_emergency_opens_an_urgent_case_in_the_same_turn(
+    stack: Stack, caseworker: dict[str, str]
+) -> None:
+    person = Person(stack.base)
+
+    person.say("please help he says he will kill me tonight")
+    assert texts(person.replies(1)) == [english("utter_emergency")]
+
+    case = case_of(stack, caseworker, "emergency")
+    assert (case["priority"], case["risk"], case["status"]) == ("emergency", "emergency", "queued")
+    assert "imminent_danger" in {i["code"] for i in case["indicators"]}
+
+
+def test_rasa_sees_only_the_pseudonym_and_the_metadata(stack: Stack) -> None:
+    person = Person(stack.base)
+    person.say("hello")
+    person.replies(1)
+    token = stack.env["RASA_TOKEN"]
+    rasa = httpx.Client(base_url=stack.env["RASA_URL"], params={"token": token}, timeout=30)
+    # The simulator's address never reaches Rasa: only "c_" pseudonyms do.
+    cookie = person.client.cookies.get("helpline_simulator")
+    assert cookie
+    from bot import crypto
+    from bot.db import Database
+    from bot.inbox import find_contact
+
+    settings = Settings.load(stack.env, env_file=None)
+    crypto.configure(crypto.Cipher(settings.data_keys, settings.secret_key))
+    database = Database(settings.database_url)
+    with database.session() as session:
+        contact = find_contact(session, "web", f"simulator:{cookie}")
+        assert contact is not None
+        pseudonym = contact.pseudonym
+    database.dispose()
+    tracker = rasa.get(f"/conversations/{pseudonym}/tracker").json()
+    assert pseudonym.startswith("c_") and cookie not in pseudonym
+    user = [e for e in tracker["events"] if e["event"] == "user"][-1]
+    assert user["metadata"] == {"channel": "web", "language": "en", "country": None}
+
+
+def test_choosing_a_language_and_erasing_the_chat(stack: Stack) -> None:
+    person = Person(stack.base)
+
+    person.say('/choose_language{"language": "fr"}')
+    [confirmation] = person.replies(1)
+    body = person.client.get("/simulator/messages").json()
+    assert body["language"] == "fr"
+    assert confirmation["text"] != english("utter_language_set")
+
+    person.say("/erase_data")
+    person.replies(1)
+    person.say("/affirm")
+    # The confirmation goes out, then everything is gone: the simulator's cookie no
+    # longer leads to any message.
+    deadline = time.monotonic() + 60
+    while person.client.get("/simulator/messages").json()["messages"]:
+        assert time.monotonic() < deadline, "the chat was not erased"
+        time.sleep(0.25)
