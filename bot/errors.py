@@ -57,6 +57,10 @@ class DeliveryFailed(HelplineError):
         self.unreachable = unreachable
 
 
+class MediaUnavailable(HelplineError):
+    """An attachment could not be fetched from its provider (not a file, gone, too large)."""
+
+
 class RasaUnavailable(HelplineError):
     """The Rasa server did not answer; the message stays in the inbox and is retried."""
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from bot.errors import MediaUnavailable
 from bot.i18n import _
 from channels import sms
 from channels.pacing import Pace, Pacer
@@ -53,6 +54,18 @@ class Media:
     kind: str  # image, audio, video, document, location, sticker, other
     content_type: str | None = None
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An attachment's content, fetched from its provider."""
+
+    content_type: str
+    content: bytes
+
+
+# The largest attachment fetched (Telegram lets bots download 20 MB).
+MAX_MEDIA_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -236,6 +249,14 @@ class Channel(ABC):
     def delivers_on_send(self) -> bool:
         """True when a successful send means the person has it (no status callbacks)."""
         return False
+
+    async def fetch_media(self, media: Media) -> Fetched:
+        """An attachment of a person's message, fetched with the channel's credentials.
+
+        The credentials never leave the channel: a caseworker gets the content through
+        the helpline, never the provider's URL.
+        """
+        raise MediaUnavailable(f"{self.name}: attachments cannot be fetched")
 
     async def close(self) -> None:  # noqa: B027 - optional for subclasses
         """Release the provider client's connections."""

@@ -39,11 +39,26 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.errors import BadWebhook, ChannelAuthError, DeliveryFailed, HelplineError
+from bot.errors import (
+    BadWebhook,
+    ChannelAuthError,
+    DeliveryFailed,
+    HelplineError,
+    MediaUnavailable,
+)
 from bot.inbox import address_hash
 from bot.languages import normalise
 from channels import sms, webhooks
-from channels.base import Channel, Choice, Inbound, Limits, Media, Outgoing
+from channels.base import (
+    MAX_MEDIA_BYTES,
+    Channel,
+    Choice,
+    Fetched,
+    Inbound,
+    Limits,
+    Media,
+    Outgoing,
+)
 from channels.pacing import Pace
 
 if TYPE_CHECKING:
@@ -60,6 +75,8 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 MAX_UPDATE_BYTES = 1024 * 1024
 SEND_TIMEOUT = 15.0
+# A file of a person's message, as Media.url: the file id, fetched with getFile.
+FILE_PREFIX = "tg-file:"
 
 # Commands -> the payloads of the intents they stand for (domain.yml).
 COMMANDS = {
@@ -185,6 +202,19 @@ class TelegramChannel(Channel):
         except TelegramError as error:
             log.warning("telegram callback query not answered: %s", type(error).__name__)
 
+    async def fetch_media(self, media: Media) -> Fetched:
+        if not (media.url or "").startswith(FILE_PREFIX):
+            raise MediaUnavailable(f"telegram: {media.kind} is not a file")
+        try:
+            found = await self.bot.get_file(str(media.url).removeprefix(FILE_PREFIX))
+            if (found.file_size or 0) > MAX_MEDIA_BYTES:
+                raise MediaUnavailable("telegram: file over the size limit")
+            # The download URL holds the bot token: it stays inside python-telegram-bot.
+            content = await found.download_as_bytearray()
+        except TelegramError as error:
+            raise MediaUnavailable(f"telegram: file not fetched ({type(error).__name__})") from None
+        return Fetched(media.content_type or "application/octet-stream", bytes(content))
+
     async def close(self) -> None:
         await self.bot.request.shutdown()
 
@@ -262,7 +292,7 @@ def media_of(message: Message) -> list[Media]:
     found: list[Media] = []
     if message.photo:
         largest = message.photo[-1]
-        found.append(Media("image", "image/jpeg", f"tg-file:{largest.file_id}"))
+        found.append(Media("image", "image/jpeg", f"{FILE_PREFIX}{largest.file_id}"))
     for attribute, kind in ATTACHMENTS:
         attachment = getattr(message, attribute)
         if attachment is not None:
@@ -275,7 +305,7 @@ def media_of(message: Message) -> list[Media]:
                     if attachment.is_animated
                     else "image/webp"
                 )
-            found.append(Media(kind, content_type, f"tg-file:{attachment.file_id}"))
+            found.append(Media(kind, content_type, f"{FILE_PREFIX}{attachment.file_id}"))
             break
     if message.location is not None:
         location = message.location

@@ -24,6 +24,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl
 
+import httpx
 import phonenumbers
 import requests
 from fastapi import APIRouter, Request, Response
@@ -35,10 +36,16 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot import outbox
-from bot.errors import BadWebhook, ChannelAuthError, DeliveryFailed, HelplineError
+from bot.errors import (
+    BadWebhook,
+    ChannelAuthError,
+    DeliveryFailed,
+    HelplineError,
+    MediaUnavailable,
+)
 from bot.models import utcnow
 from channels import webhooks
-from channels.base import Channel, Inbound, Limits, Media, Outgoing
+from channels.base import MAX_MEDIA_BYTES, Channel, Fetched, Inbound, Limits, Media, Outgoing
 
 if TYPE_CHECKING:
     from twilio.http.response import Response as TwilioResponse
@@ -60,6 +67,7 @@ MAX_BODY = 1600
 MAX_FORM_BYTES = 256 * 1024
 MAX_MEDIA = 10
 SEND_TIMEOUT = 15.0
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
 SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
 REDACTED = (
     "From",
@@ -210,6 +218,30 @@ class TwilioChannel(Channel):
                 unreachable=bool(known and known.unreachable),
             ) from None
         return str(created.sid)
+
+    async def fetch_media(self, media: Media) -> Fetched:
+        settings = self.state.settings
+        assert settings.twilio_auth_token is not None
+        # Only Twilio's own media URLs get the account's credentials.
+        if not (media.url or "").startswith(f"{settings.twilio_api_base_url}/"):
+            raise MediaUnavailable(f"twilio: {media.kind} is not a Twilio media file")
+        auth = (settings.twilio_account_sid or "", settings.twilio_auth_token.reveal())
+        try:
+            # Twilio redirects to its CDN; httpx drops the credentials when the host changes.
+            async with self.state.http.stream(
+                "GET", str(media.url), auth=auth, follow_redirects=True, timeout=30.0
+            ) as response:
+                if response.status_code != 200:
+                    raise MediaUnavailable(f"twilio: media answered HTTP {response.status_code}")
+                content = bytearray()
+                async for chunk in response.aiter_bytes():
+                    content += chunk
+                    if len(content) > MAX_MEDIA_BYTES:
+                        raise MediaUnavailable("twilio: media over the size limit")
+                content_type = response.headers.get("content-type")
+        except httpx.HTTPError as error:
+            raise MediaUnavailable(f"twilio: media not fetched ({type(error).__name__})") from None
+        return Fetched(content_type or media.content_type or DEFAULT_CONTENT_TYPE, bytes(content))
 
     async def close(self) -> None:
         session = getattr(self.client.http_client, "session", None)

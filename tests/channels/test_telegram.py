@@ -11,10 +11,10 @@ import pytest
 from bot import cli, outbox
 from bot.app_state import AppState
 from bot.config import Settings
-from bot.errors import HelplineError
+from bot.errors import HelplineError, MediaUnavailable
 from bot.models import Conversation
 from bot.worker import Worker
-from channels.base import Choice, Outgoing
+from channels.base import Choice, Fetched, Media, Outgoing
 from channels.pacing import Pacer
 from channels.telegram import TelegramChannel
 from tests.helpers.fake_http import Fault
@@ -582,3 +582,27 @@ async def test_parts_to_one_chat_are_paced_as_telegram_asks(
 
     assert [r.params["text"] for r in fake_telegram.sent()] == [f"Part {n}." for n in range(5)]
     assert slept == [1.0, 2.0]
+
+
+# Attachments for the caseworker ----------------------------------------------------------
+
+
+async def test_a_file_is_fetched_through_get_file(
+    state: AppState, fake_telegram: FakeTelegram
+) -> None:
+    file_id = fake_telegram.add_file(b"OggS voice note", "voice/file_7.oga")
+
+    fetched = await channel(state).fetch_media(Media("audio", "audio/ogg", f"tg-file:{file_id}"))
+
+    assert fetched == Fetched("audio/ogg", b"OggS voice note")
+    assert [c.params for c in fake_telegram.calls("getFile")] == [{"file_id": file_id}]
+
+
+@pytest.mark.parametrize(
+    "media",
+    [Media("audio", "audio/ogg", "tg-file:unknown"), Media("location", None, "geo:1,2")],
+    ids=["unknown-file", "location"],
+)
+async def test_what_is_not_a_telegram_file_is_unavailable(state: AppState, media: Media) -> None:
+    with pytest.raises(MediaUnavailable):
+        await channel(state).fetch_media(media)

@@ -11,9 +11,10 @@ from sqlalchemy import text
 
 from bot import cases, outbox
 from bot.app_state import AppState
+from bot.errors import MediaUnavailable
 from bot.models import Case, Conversation, Message
 from bot.worker import MAX_BOT_TEXT, Worker
-from channels.base import Choice, Outgoing
+from channels.base import Choice, Fetched, Media, Outgoing
 from channels.twilio import EMPTY_TWIML, SmsChannel, WhatsAppChannel
 from tests.helpers import factories
 from tests.helpers.fake_twilio import (
@@ -710,3 +711,45 @@ def test_twilio_channels_declare_their_differences_as_data() -> None:
     )
     assert not SmsChannel.limits.supports_buttons and not WhatsAppChannel.limits.supports_buttons
     assert {"From", "Body", "MediaUrl0"} <= set(SmsChannel.limits.redact_fields)
+
+
+# Attachments for the caseworker ----------------------------------------------------------
+
+
+async def test_an_attachment_is_fetched_with_the_accounts_credentials(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    url = fake_twilio.add_media("audio/ogg", b"OggS voice note")
+
+    fetched = await state.channels["whatsapp"].fetch_media(Media("audio", "audio/ogg", url))
+
+    assert fetched == Fetched("audio/ogg", b"OggS voice note")
+    first, _redirected = fake_twilio.recorded()
+    assert first.headers["Authorization"].startswith("Basic ")
+
+
+@pytest.mark.parametrize(
+    "media",
+    [
+        Media("image", "image/jpeg", "https://evil.example/steal-credentials"),
+        Media("location", None, "geo:33.89,35.50"),
+        Media("image", "image/jpeg", None),
+    ],
+    ids=["not-a-twilio-url", "location", "no-url"],
+)
+async def test_what_is_not_a_twilio_media_file_is_never_fetched(
+    state: AppState, fake_twilio: FakeTwilio, media: Media
+) -> None:
+    with pytest.raises(MediaUnavailable):
+        await state.channels["sms"].fetch_media(media)
+
+    assert fake_twilio.recorded() == []
+
+
+async def test_a_media_file_that_is_gone_is_unavailable(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    url = fake_twilio.add_media("image/jpeg", b"...").rsplit("/", 1)[0] + "/ME" + "f" * 32
+
+    with pytest.raises(MediaUnavailable, match="HTTP 404"):
+        await state.channels["sms"].fetch_media(Media("image", "image/jpeg", url))

@@ -21,7 +21,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 JSON_TYPE = "application/json"
 
@@ -221,7 +221,8 @@ def _handler(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
                 params.update(parse_body(self.headers.get("Content-Type", ""), body))
             except (ValueError, UnicodeDecodeError):
                 params["_undecodable"] = True
-            request = Recorded(self.command, parts.path, dict(self.headers.items()), params)
+            path = unquote(parts.path)
+            request = Recorded(self.command, path, dict(self.headers.items()), params)
             answer = fake._respond(request)
             if answer is None:
                 self.close_connection = True

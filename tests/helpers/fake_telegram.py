@@ -3,7 +3,8 @@
 It answers ``/bot<token>/<method>`` (GET or POST; form, multipart or JSON
 parameters) with ``{"ok": true, "result": ...}`` and Telegram's error bodies
 (``{"ok": false, "error_code", "description", "parameters"}``): getMe, sendMessage,
-answerCallbackQuery, setWebhook, getWebhookInfo, deleteWebhook. It checks what
+answerCallbackQuery, getFile (and ``/file/bot<token>/<path>`` downloads of the files
+added with ``add_file``), setWebhook, getWebhookInfo, deleteWebhook. It checks what
 Telegram checks of a message: a text of 1-4096 UTF-16 code units, callback data of
 1-64 bytes. Faults for sendMessage: 429 with ``parameters.retry_after``, 500, a
 time-out, and a rejection (403 "Forbidden: bot was blocked by the user").
@@ -56,7 +57,14 @@ class FakeTelegram(FakeServer):
         super().__init__(host, port)
         self.token = token
         self.webhook: dict[str, Any] = {}
+        self.files: dict[str, tuple[str, bytes]] = {}
         self._message_ids = itertools.count(1000)
+
+    def add_file(self, content: bytes, file_path: str = "voice/file_1.oga") -> str:
+        """A file a person sent; returns its file_id."""
+        file_id = f"file-{len(self.files) + 1}"
+        self.files[file_id] = (file_path, content)
+        return file_id
 
     def is_send(self, request: Recorded) -> bool:
         return self.method_of(request) == "sendmessage"
@@ -69,6 +77,12 @@ class FakeTelegram(FakeServer):
         return self.recorded(lambda r: self.method_of(r) == method.lower())
 
     def answer(self, request: Recorded) -> Answer:
+        if request.path.startswith(f"/file/bot{self.token}/"):
+            wanted = request.path.removeprefix(f"/file/bot{self.token}/")
+            found = [content for path, content in self.files.values() if path == wanted]
+            if not found:
+                return 404, {}, failure(404, "Not Found")
+            return 200, {"Content-Type": "application/octet-stream"}, found[0]
         if not request.path.startswith("/bot"):
             return 404, {}, failure(404, "Not Found")
         method = self.method_of(request)
@@ -109,6 +123,14 @@ class FakeTelegram(FakeServer):
         if markup:
             message["reply_markup"] = markup
         return 200, message
+
+    def _getfile(self, params: dict[str, Any]) -> tuple[int, Any]:
+        file_id = params.get("file_id", "")
+        if file_id not in self.files:
+            return 400, failure(400, "Bad Request: invalid file_id")
+        path, content = self.files[file_id]
+        found = {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": len(content)}
+        return 200, found | {"file_path": path}
 
     def _answercallbackquery(self, params: dict[str, Any]) -> tuple[int, Any]:
         if not params.get("callback_query_id"):

@@ -3,7 +3,8 @@
 It answers ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` (form-encoded,
 HTTP basic auth with the account SID and auth token) with the JSON resource Twilio
 returns, ``sid``, ``status`` and ``error_code`` included, and Twilio's error bodies
-(``{"code", "message", "more_info", "status"}``) for what Twilio refuses. Faults:
+(``{"code", "message", "more_info", "status"}``) for what Twilio refuses, and the
+media files of incoming messages (``add_media``: basic auth, then a redirect). Faults:
 429 with Retry-After (error 20429), 500 (20500), a time-out, and a rejection (400,
 error 21610: the person unsubscribed). With ``callbacks=True`` it also posts signed
 delivery reports (sent, delivered) to each message's StatusCallback.
@@ -41,6 +42,10 @@ MESSAGES = re.compile(
     rf"/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages(?:/(?P<sid>[^/]+))?\.json"
 )
 ADDRESS = re.compile(r"(whatsapp:)?\+[1-9]\d{6,14}")
+MEDIA = re.compile(
+    rf"/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages/[^/]+/Media/(?P<sid>[^/]+)"
+)
+CDN = re.compile(r"/cdn/(?P<sid>ME[0-9a-f]{32})")
 MAX_BODY = 1600
 
 
@@ -133,7 +138,18 @@ class FakeTwilio(FakeServer):
         self.auth_token = auth_token
         self.callbacks = callbacks
         self.messages: dict[str, dict[str, Any]] = {}
+        self.media: dict[str, tuple[str, bytes]] = {}
         self._numbers = itertools.count(1)
+
+    def add_media(self, content_type: str, content: bytes) -> str:
+        """A file a person sent; returns its MediaUrl as Twilio gives it in the webhook."""
+        media_sid = f"ME{next(self._numbers):032x}"
+        self.media[media_sid] = (content_type, content)
+        message_sid = f"MM{next(self._numbers):032x}"
+        return (
+            f"{self.url}/{API_VERSION}/Accounts/{self.account_sid}"
+            f"/Messages/{message_sid}/Media/{media_sid}"
+        )
 
     def is_send(self, request: Recorded) -> bool:
         return request.method == "POST" and request.path.endswith("/Messages.json")
@@ -143,8 +159,16 @@ class FakeTwilio(FakeServer):
         return secrets.compare_digest(headers.get("Authorization", ""), f"Basic {expected}")
 
     def answer(self, request: Recorded) -> Answer:
+        if (cdn := CDN.fullmatch(request.path)) and cdn["sid"] in self.media:
+            content_type, content = self.media[cdn["sid"]]
+            return 200, {"Content-Type": content_type}, content
         if not self._authorised(request.headers):
             return 401, {}, error(20003, "Authenticate", 401)
+        if media := MEDIA.fullmatch(request.path):
+            if media["account"] != self.account_sid or media["sid"] not in self.media:
+                return 404, {}, error(20404, "The requested resource was not found", 404)
+            # Twilio answers with a redirect to its content delivery network.
+            return 307, {"Location": f"{self.url}/cdn/{media['sid']}"}, b""
         route = MESSAGES.fullmatch(request.path)
         if route is None or route["account"] != self.account_sid:
             return 404, {}, error(20404, "The requested resource was not found", 404)
