@@ -308,7 +308,11 @@ def country_of(number: str) -> str | None:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return None
-    region = phonenumbers.region_code_for_number(parsed)
+    # The number's own region where it is a valid number (+1 is the US or Canada, ...),
+    # else the main region of its calling code.
+    region = phonenumbers.region_code_for_number(
+        parsed
+    ) or phonenumbers.region_code_for_country_code(parsed.country_code)
     return region if region and len(region) == 2 and region.isalpha() and region != "ZZ" else None
 
 

@@ -15,7 +15,7 @@ from bot.errors import MediaUnavailable
 from bot.models import Case, Conversation, Message
 from bot.worker import MAX_BOT_TEXT, Worker
 from channels.base import Choice, Fetched, Media, Outgoing
-from channels.twilio import EMPTY_TWIML, SmsChannel, WhatsAppChannel
+from channels.twilio import EMPTY_TWIML, SmsChannel, WhatsAppChannel, country_of
 from tests.helpers import factories
 from tests.helpers.fake_twilio import (
     AUTH_TOKEN,
@@ -753,3 +753,28 @@ async def test_a_media_file_that_is_gone_is_unavailable(
 
     with pytest.raises(MediaUnavailable, match="HTTP 404"):
         await state.channels["sms"].fetch_media(Media("image", "image/jpeg", url))
+
+
+@pytest.mark.parametrize(
+    ("number", "country"),
+    [
+        ("+96170123456", "LB"),
+        ("+639171234567", "PH"),
+        ("+14165551234", "CA"),
+        ("+15005550006", "US"),
+        ("+2519111", "ET"),
+        ("+80012345678", None),
+        ("VODAFONE", None),
+    ],
+    ids=[
+        "lebanon",
+        "philippines",
+        "canada",
+        "plus-one-unassigned",
+        "short-ethiopian",
+        "global",
+        "alphanumeric",
+    ],
+)
+def test_the_country_hint_comes_from_the_calling_code(number: str, country: str | None) -> None:
+    assert country_of(number) == country
