@@ -70,7 +70,14 @@ def fake(request: pytest.FixtureRequest, provider: Provider) -> FakeServer:
     return found
 
 
-def impatient(state: AppState, provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True)
+def unpaced(state: AppState, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the providers' answers; pacing is tested in test_pacing."""
+    for channel in state.channels.values():
+        monkeypatch.setattr(channel, "_pacer", None)
+
+
+async def impatient(state: AppState, provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the channel's client give up on an unanswered request after 0.3 s."""
     channel = state.channels[provider.channel]
     if isinstance(channel, TwilioChannel):
@@ -78,6 +85,7 @@ def impatient(state: AppState, provider: Provider, monkeypatch: pytest.MonkeyPat
     else:
         assert isinstance(channel, TelegramChannel)
         monkeypatch.setattr(telegram, "SEND_TIMEOUT", 0.3)
+        await channel.close()
         channel.bot = telegram.make_bot(state.settings)
 
 
@@ -107,7 +115,7 @@ async def test_a_rate_limit_is_waited_out_as_the_provider_says(
 async def test_server_errors_and_time_outs_are_retried_and_sent_once(
     state: AppState, provider: Provider, fake: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    impatient(state, provider, monkeypatch)
+    await impatient(state, provider, monkeypatch)
     fake.fail_next(Fault.server_error(), Fault.timeout(seconds=2), Fault.server_error())
     message_id = hello(state, provider)
 
