@@ -310,9 +310,9 @@ def country_of(number: str) -> str | None:
         return None
     # The number's own region where it is a valid number (+1 is the US or Canada, ...),
     # else the main region of its calling code.
-    region = phonenumbers.region_code_for_number(
-        parsed
-    ) or phonenumbers.region_code_for_country_code(parsed.country_code)
+    region = phonenumbers.region_code_for_number(parsed)
+    if not region and parsed.country_code is not None:
+        region = phonenumbers.region_code_for_country_code(parsed.country_code)
     return region if region and len(region) == 2 and region.isalpha() and region != "ZZ" else None
 
 

@@ -227,5 +227,8 @@ async def test_red_flags_in_human_mode_raise_the_case_risk_silently(
         case = session.get(Case, case_id)
         assert case is not None
         assert (case.risk, case.priority) == ("emergency", cases.PRIORITIES["emergency"])
-        assert [i["code"] for i in cases.indicators_of(case)] == ["imminent_danger", "intimidation_threats"]
+        assert [i["code"] for i in cases.indicators_of(case)] == [
+            "imminent_danger",
+            "intimidation_threats",
+        ]
     assert [m[0] for m in messages(state, conversation_id)] == ["in"]
