@@ -61,7 +61,8 @@ validate: $(RASA_VENV)/.installed ## Check the Rasa data (rasa data validate)
 run: setup $(MODEL_STAMP) ## Start the whole helpline (Rasa, actions, service) and print the URLs
 	$(VENV)/bin/helpline run
 
-test: setup $(MODEL_STAMP) ## Everything: validate, both test passes, action and conversation tests, end to end
+test: setup $(MODEL_STAMP) ## Everything: lint, validate, both test passes, action and conversation tests, end to end
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory test-helpline
 	$(MAKE) --no-print-directory test-helpline-pg
