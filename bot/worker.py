@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import cases, erasure, outbox, redflags
+from bot import cases, erasure, langid, outbox, redflags
 from bot.app_state import AppState
 from bot.errors import RasaUnavailable
 from bot.i18n import _
@@ -42,6 +42,22 @@ class Turn:
 
     parts: list[Outgoing] = field(default_factory=list)
     controls: list[dict[str, Any]] = field(default_factory=list)
+
+
+# The language is a sticky preference: it changes when the person asks, or when they
+# write clearly and at length in another supported language.
+SWITCH_MIN_WORDS = 4
+SWITCH_MIN_CONFIDENCE = 0.95
+
+
+def detected_language(text: str, current: str) -> str | None:
+    """Another supported language the text is clearly written in, or None."""
+    if len(text.split()) < SWITCH_MIN_WORDS:
+        return None
+    guess = langid.identify(text)
+    if guess.language in (None, current) or guess.confidence < SWITCH_MIN_CONFIDENCE:
+        return None
+    return guess.language
 
 
 class Worker:
@@ -165,6 +181,10 @@ class Worker:
         turn = Turn()
         language = snapshot["language"]
         if snapshot["text"]:
+            written_in = detected_language(snapshot["text"], language)
+            if written_in is not None:
+                turn.controls.append({"set_language": written_in})
+                language = written_in
             replies = await self.state.rasa.send(
                 snapshot["pseudonym"],
                 self._bot_text(snapshot),
