@@ -21,13 +21,24 @@ DOMAIN: dict[str, Any] = {}
 
 
 def flag(code: str, evidence: str, confidence: float = 0.9) -> dict[str, Any]:
-    return {"entity": "red_flag", "value": code, "evidence": evidence, "confidence_entity": confidence}
+    return {
+        "entity": "red_flag",
+        "value": code,
+        "evidence": evidence,
+        "confidence_entity": confidence,
+    }
 
 
 def sent(name: str) -> dict[str, Any]:
     return {
-        "text": None, "buttons": [], "elements": [], "custom": {}, "template": name,
-        "response": name, "image": None, "attachment": None,
+        "text": None,
+        "buttons": [],
+        "elements": [],
+        "custom": {},
+        "template": name,
+        "response": name,
+        "image": None,
+        "attachment": None,
     }
 
 
@@ -36,7 +47,12 @@ def sent(name: str) -> dict[str, Any]:
     [
         (["retention_of_identity_documents"], ["screen_documents"]),
         (
-            ["withholding_of_wages", "restriction_of_movement", "physical_sexual_violence", "minor"],
+            [
+                "withholding_of_wages",
+                "restriction_of_movement",
+                "physical_sexual_violence",
+                "minor",
+            ],
             ["screen_safe_now", "screen_under_18", "screen_leave_house"],
         ),
         (["deception", "abuse_of_vulnerability"], ["screen_job_promised"]),
@@ -50,17 +66,28 @@ def test_questions_are_chosen_by_the_indicators(codes: list[str], expected: list
 
 def test_every_indicator_has_a_question() -> None:
     codes = {
-        "abuse_of_vulnerability", "deception", "restriction_of_movement", "isolation",
-        "physical_sexual_violence", "intimidation_threats", "retention_of_identity_documents",
-        "withholding_of_wages", "debt_bondage", "abusive_working_living_conditions",
-        "excessive_overtime", "imminent_danger", "minor",
+        "abuse_of_vulnerability",
+        "deception",
+        "restriction_of_movement",
+        "isolation",
+        "physical_sexual_violence",
+        "intimidation_threats",
+        "retention_of_identity_documents",
+        "withholding_of_wages",
+        "debt_bondage",
+        "abusive_working_living_conditions",
+        "excessive_overtime",
+        "imminent_danger",
+        "minor",
     }
     assert {c for screened in SCREENING.values() for c in screened} == codes
     assert MAX_QUESTIONS == 3
 
 
 @pytest.mark.asyncio
-async def test_high_risk_rights_question_is_answered_acknowledged_and_screened(dispatcher, make_tracker):
+async def test_high_risk_rights_question_is_answered_acknowledged_and_screened(
+    dispatcher, make_tracker
+):
     flags = [flag("retention_of_identity_documents", "madam took my passport")]
     tracker = make_tracker(
         "madam took my passport what can i do",
@@ -78,8 +105,13 @@ async def test_high_risk_rights_question_is_answered_acknowledged_and_screened(d
         SlotSet("red_flag_risk", "high"),
         SlotSet(
             "red_flag_indicators",
-            [{"code": "retention_of_identity_documents", "evidence": "madam took my passport",
-              "confidence": 0.9}],
+            [
+                {
+                    "code": "retention_of_identity_documents",
+                    "evidence": "madam took my passport",
+                    "confidence": 0.9,
+                }
+            ],
         ),
         FollowupAction("screening_form"),
     ]
@@ -87,8 +119,9 @@ async def test_high_risk_rights_question_is_answered_acknowledged_and_screened(d
 
 @pytest.mark.asyncio
 async def test_low_risk_gets_the_usual_answer_only(dispatcher, make_tracker):
-    tracker = make_tracker("hello", "greet", [flag("excessive_overtime", "work a lot", 0.5)],
-                           red_flag_risk="low")
+    tracker = make_tracker(
+        "hello", "greet", [flag("excessive_overtime", "work a lot", 0.5)], red_flag_risk="low"
+    )
 
     events = await ActionRedFlag().run(dispatcher, tracker, DOMAIN)
 
@@ -99,7 +132,9 @@ async def test_low_risk_gets_the_usual_answer_only(dispatcher, make_tracker):
 async def test_screening_form_asks_only_what_the_indicators_call_for(dispatcher, make_tracker):
     tracker = make_tracker("no", "deny", slots={"red_flag_codes": ["debt_bondage", "isolation"]})
 
-    required = await ValidateScreeningForm().required_slots(list(SCREENING), dispatcher, tracker, DOMAIN)
+    required = await ValidateScreeningForm().required_slots(
+        list(SCREENING), dispatcher, tracker, DOMAIN
+    )
 
     assert required == ["screen_contact_family", "screen_owe_money"]
 
@@ -110,7 +145,11 @@ async def test_consent_opens_a_case_with_indicators_and_answers(dispatcher, make
     tracker = make_tracker(
         "yes",
         "affirm",
-        slots={"red_flag_risk": "high", "red_flag_indicators": indicators, "screen_owe_money": True},
+        slots={
+            "red_flag_risk": "high",
+            "red_flag_indicators": indicators,
+            "screen_owe_money": True,
+        },
     )
 
     events = await ActionShareWithCaseworker().run(dispatcher, tracker, DOMAIN)
