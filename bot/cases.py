@@ -223,10 +223,15 @@ def claim(session: Session, user: User, case_id: int) -> Case:
     return case
 
 
+def works_on(case: Case, user: User) -> bool:
+    """The caseworker the case is assigned to, or a supervisor of its organisation."""
+    return case.assigned_user_id == user.id or user.role in {SUPERVISOR, ADMIN}
+
+
 def _require_working_on(case: Case, user: User) -> None:
     if case.status == CLOSED:
         raise CaseConflict(f"case {case.id} is closed")
-    if case.assigned_user_id != user.id and user.role not in {SUPERVISOR, ADMIN}:
+    if not works_on(case, user):
         raise CaseConflict(f"case {case.id} is not claimed by you")
 
 
@@ -266,6 +271,13 @@ def record_delivery_failure(session: Session, message: Message, reason: str) -> 
     if case is None:
         return None
     return _event(session, case, "delivery_failed", message_id=message.id, error=reason)
+
+
+def record_attachment_opened(
+    session: Session, user: User, case: Case, message_id: int, n: int
+) -> CaseEvent:
+    """Who opened which of the person's attachments, and when."""
+    return _event(session, case, "attachment_opened", user, message_id=message_id, n=n)
 
 
 def add_note(session: Session, user: User, case_id: int, text: str) -> CaseEvent:

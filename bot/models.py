@@ -219,7 +219,8 @@ class Case(Base):
 
 
 class CaseEvent(Base):
-    """Append-only: opened, assigned, message, note, released, closed, reopened, delivery_failed."""
+    """Append-only: opened, assigned, message, note, released, closed, reopened, delivery_failed,
+    attachment_opened."""
 
     __tablename__ = "case_events"
     __table_args__ = (

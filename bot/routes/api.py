@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from bot import auth, cases, outbox
+from bot import attachments, auth, cases, outbox
 from bot.app_state import AppState
-from bot.errors import CaseConflict, CaseNotFound, PermissionDenied
+from bot.errors import CaseConflict, CaseNotFound, MediaUnavailable, PermissionDenied
 from bot.models import Case, User
 from channels.base import Outgoing
 
@@ -82,6 +83,8 @@ class TranscriptMessage(BaseModel):
     text: str | None
     status: str
     created_at: datetime
+    # Each opens at /cases/{id}/messages/{message id}/media/{n}.
+    media: list[dict[str, Any]] = []
 
 
 class CaseEventOut(BaseModel):
@@ -185,6 +188,7 @@ def get_case(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]
                 "text": m.body,
                 "status": m.status,
                 "created_at": m.created_at,
+                "media": attachments.listed(m),
             }
             for m in cases.transcript(session, case)
         ],
@@ -235,6 +239,37 @@ def reply(
     session.commit()
     background.add_task(outbox.deliver, state, message.id)
     return {"id": message.id, "status": "queued"}
+
+
+@router.get(
+    "/cases/{case_id}/messages/{message_id}/media/{n}",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "the file"},
+        404: {"description": "no such attachment, or the caller does not work on the case"},
+        502: {"description": "the provider did not give the file"},
+    },
+)
+async def attachment(
+    case_id: int,
+    message_id: int,
+    n: int,
+    user: UserDep,
+    state: Annotated[AppState, Depends(get_state)],
+) -> Response:
+    """Attachment ``n`` of a person's message, fetched from the provider for the case's caseworker."""
+    try:
+        found = await asyncio.to_thread(attachments.find, state, user.id, case_id, message_id, n)
+        fetched = await attachments.fetch(state, found)
+    except attachments.AttachmentNotFound:
+        raise HTTPException(404, "no such attachment") from None
+    except MediaUnavailable as error:
+        raise HTTPException(502, f"the attachment could not be fetched: {error}") from None
+    return Response(
+        fetched.content,
+        media_type=fetched.content_type,
+        headers=attachments.headers(found, fetched),
+    )
 
 
 @router.post("/cases/{case_id}/notes", status_code=201)
