@@ -165,6 +165,41 @@ def cmd_content_check(settings: Settings | None, args: argparse.Namespace) -> in
     return 0 if report.ok else 1
 
 
+def cmd_services_import(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot import hsds
+
+    db = _with_session(settings)
+    with db.session() as session:
+        summary = hsds.import_path(session, Path(args.path), demo=args.demo)
+    print(f"imported {summary.render()}")
+    return 0
+
+
+def cmd_services_export(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bot import hsds
+
+    db = _with_session(settings)
+    with db.session() as session:
+        tables = hsds.export_path(session, Path(args.path))
+    print(f"exported {len(tables['service'])} services to {args.path}")
+    return 0
+
+
+def cmd_demo_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import demo
+
+    settings_db_upgrade(settings)
+    db = _with_session(settings)
+    with db.session() as session:
+        for line in demo.seed(session):
+            print(line)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -214,6 +249,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create_user.add_argument("--password-stdin", action="store_true")
     create_user.set_defaults(func=cmd_users_create)
+
+    services = commands.add_parser(
+        "services", help="the services directory (Open Referral HSDS)"
+    ).add_subparsers(dest="services_command", required=True)
+    services_import = services.add_parser(
+        "import", help="load a folder of HSDS CSV files or an HSDS JSON file (all or nothing)"
+    )
+    services_import.add_argument("path")
+    services_import.add_argument(
+        "--demo", action="store_true", help="mark every imported row as demo data"
+    )
+    services_import.set_defaults(func=cmd_services_import)
+    services_export = services.add_parser(
+        "export", help="write the directory as HSDS: a folder of CSV files, or PATH.json"
+    )
+    services_export.add_argument("path")
+    services_export.set_defaults(func=cmd_services_export)
+
+    demo = commands.add_parser("demo", help="demonstration data").add_subparsers(
+        dest="demo_command", required=True
+    )
+    demo.add_parser(
+        "seed", help="demo organisations, users and services, all marked as demo"
+    ).set_defaults(func=cmd_demo_seed)
 
     telegram = commands.add_parser("telegram", help="the Telegram channel").add_subparsers(
         dest="telegram_command", required=True

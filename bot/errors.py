@@ -88,3 +88,25 @@ class CaseConflict(CaseError):
 
 class PermissionDenied(HelplineError):
     """The caller's role does not allow the action."""
+
+
+class DirectoryImportError(HelplineError):
+    """An HSDS file could not be imported; ``problems`` name file, row and field. Nothing was written."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = problems[:50]
+        more = f"\n... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
+        super().__init__("the directory was not imported:\n" + "\n".join(shown) + more)
+        self.problems = problems
+
+
+class ReferralError(HelplineError):
+    """Base of referral-service errors."""
+
+
+class ReferralNotFound(ReferralError):
+    """No such referral, or not visible to the caller's organisation."""
+
+
+class ReferralConflict(ReferralError):
+    """The referral is not in a state that allows the change."""

@@ -236,3 +236,185 @@ class CaseEvent(Base):
     text: Mapped[str | None] = mapped_column(EncryptedText, default=None)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- Services directory (Open Referral HSDS 3.0, the tables the helpline uses) ---
+# ``hsds_id`` keeps the identifier an imported file gave a row, so that importing the
+# same directory again updates rows instead of duplicating them.
+
+
+class DirectoryOrganization(Base):
+    """HSDS ``organization``: who runs services (optionally a CSO on the helpline)."""
+
+    __tablename__ = "directory_organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hsds_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    alternate_name: Mapped[str | None] = mapped_column(String(300), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    email: Mapped[str | None] = mapped_column(String(200), default=None)
+    website: Mapped[str | None] = mapped_column(String(500), default=None)
+    # The helpline organisation whose caseworkers answer referrals to these services.
+    helpline_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), default=None
+    )
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    services: Mapped[list[DirectoryService]] = relationship(
+        back_populates="organization", order_by="DirectoryService.id"
+    )
+
+
+class DirectoryService(Base):
+    """HSDS ``service``, with the needs it meets (HSDS attributes of our taxonomy)."""
+
+    __tablename__ = "directory_services"
+    __table_args__ = (
+        # The bot's search: a country's active services (joined to their locations).
+        Index("ix_directory_services_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hsds_id: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("directory_organizations.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(300))
+    alternate_name: Mapped[str | None] = mapped_column(String(300), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    url: Mapped[str | None] = mapped_column(String(500), default=None)
+    email: Mapped[str | None] = mapped_column(String(200), default=None)
+    # HSDS: active, inactive, defunct, temporarily closed.
+    status: Mapped[str] = mapped_column(String(30), default="active")
+    # Codes of bot.directory.NEEDS.
+    needs: Mapped[list[Any]] = mapped_column(default=list)
+    eligibility_description: Mapped[str | None] = mapped_column(Text, default=None)
+    minimum_age: Mapped[int | None] = mapped_column(Integer, default=None)
+    maximum_age: Mapped[int | None] = mapped_column(Integer, default=None)
+    application_process: Mapped[str | None] = mapped_column(Text, default=None)
+    fees_description: Mapped[str | None] = mapped_column(Text, default=None)
+    interpretation_services: Mapped[str | None] = mapped_column(Text, default=None)
+    # HSDS assured_date: when someone last checked that the details are right.
+    assured_date: Mapped[str | None] = mapped_column(String(10), default=None)
+    assurer_email: Mapped[str | None] = mapped_column(String(200), default=None)
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    organization: Mapped[DirectoryOrganization] = relationship(back_populates="services")
+    at_locations: Mapped[list[DirectoryServiceAtLocation]] = relationship(
+        back_populates="service", cascade="all, delete-orphan"
+    )
+    languages: Mapped[list[DirectoryLanguage]] = relationship(
+        cascade="all, delete-orphan", order_by="DirectoryLanguage.id"
+    )
+    phones: Mapped[list[DirectoryPhone]] = relationship(
+        cascade="all, delete-orphan", order_by="DirectoryPhone.id"
+    )
+    schedules: Mapped[list[DirectorySchedule]] = relationship(
+        cascade="all, delete-orphan", order_by="DirectorySchedule.id"
+    )
+
+
+class DirectoryLocation(Base):
+    """HSDS ``location`` with its physical ``address`` folded in (one address a location)."""
+
+    __tablename__ = "directory_locations"
+    __table_args__ = (
+        # The bot's search: locations in the person's country, then city.
+        Index("ix_directory_locations_country_city", "country", "city"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hsds_id: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("directory_organizations.id", ondelete="CASCADE"), default=None
+    )
+    name: Mapped[str | None] = mapped_column(String(300), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    transportation: Mapped[str | None] = mapped_column(Text, default=None)
+    latitude: Mapped[str | None] = mapped_column(String(20), default=None)
+    longitude: Mapped[str | None] = mapped_column(String(20), default=None)
+    address_hsds_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    address_1: Mapped[str | None] = mapped_column(String(300), default=None)
+    city: Mapped[str | None] = mapped_column(String(120), default=None)
+    region: Mapped[str | None] = mapped_column(String(120), default=None)
+    state_province: Mapped[str | None] = mapped_column(String(120), default=None)
+    postal_code: Mapped[str | None] = mapped_column(String(20), default=None)
+    # ISO 3166 alpha-2.
+    country: Mapped[str | None] = mapped_column(String(2), default=None)
+
+
+class DirectoryServiceAtLocation(Base):
+    """HSDS ``service_at_location``: where a service is delivered."""
+
+    __tablename__ = "directory_service_at_location"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hsds_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # The search joins services to locations through here, from either side.
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("directory_services.id", ondelete="CASCADE"), index=True
+    )
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("directory_locations.id", ondelete="CASCADE"), index=True
+    )
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+
+    service: Mapped[DirectoryService] = relationship(back_populates="at_locations")
+    location: Mapped[DirectoryLocation] = relationship()
+
+
+class DirectoryLanguage(Base):
+    """HSDS ``language``: a language a service is offered in (ISO 639-1 code)."""
+
+    __tablename__ = "directory_languages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hsds_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Loading a service's languages.
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("directory_services.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str | None] = mapped_column(String(100), default=None)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class DirectoryPhone(Base):
+    """HSDS ``phone`` of a service: public numbers, not people's."""
+
+    __tablename__ = "directory_phones"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hsds_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Loading a service's phones.
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("directory_services.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[str] = mapped_column(String(50))
+    extension: Mapped[str | None] = mapped_column(String(20), default=None)
+    type: Mapped[str | None] = mapped_column(String(20), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class DirectorySchedule(Base):
+    """HSDS ``schedule`` of a service (iCalendar-style recurrence, opening hours)."""
+
+    __tablename__ = "directory_schedules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hsds_id: Mapped[str] = mapped_column(String(64), unique=True)
+    # Loading a service's schedules.
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("directory_services.id", ondelete="CASCADE"), index=True
+    )
+    freq: Mapped[str | None] = mapped_column(String(10), default=None)
+    byday: Mapped[str | None] = mapped_column(String(40), default=None)
+    opens_at: Mapped[str | None] = mapped_column(String(8), default=None)
+    closes_at: Mapped[str | None] = mapped_column(String(8), default=None)
+    timezone: Mapped[str | None] = mapped_column(String(40), default=None)
+    valid_from: Mapped[str | None] = mapped_column(String(10), default=None)
+    valid_to: Mapped[str | None] = mapped_column(String(10), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)

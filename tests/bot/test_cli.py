@@ -121,3 +121,22 @@ def test_configuration_error_names_the_variable(run, monkeypatch, capsys) -> Non
     assert run("db", "upgrade") == 2
     assert "TWILIO_AUTH_TOKEN" in capsys.readouterr().err
     assert os.environ["TWILIO_ACCOUNT_SID"] == "AC123"
+
+
+def test_services_import_export_and_demo_seed(  # type: ignore[no-untyped-def]
+    run, db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.demo_directory import SERVICES
+
+    assert run("demo", "seed") == 0
+    assert run("services", "export", str(tmp_path / "out")) == 0
+    assert run("services", "export", str(tmp_path / "out.json")) == 0
+    assert run("services", "import", str(tmp_path / "out")) == 0
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "organization.csv").write_text("id,name\no1,\n", encoding="utf-8")
+    (tmp_path / "broken" / "service.csv").write_text("id,name\n", encoding="utf-8")
+    assert run("services", "import", str(tmp_path / "broken")) == 1
+
+    out, err = capsys.readouterr()
+    assert f"exported {len(SERVICES)} services to {tmp_path / 'out.json'}" in out
+    assert "organization.csv row 2: name is required" in err
