@@ -16,6 +16,7 @@ from bot.i18n import Catalogs, install
 from bot.nlg import NLG
 from bot.queue import WorkQueue, make_queue
 from bot.rasa_client import RasaClient
+from bot.tracker_store import TrackerStore, make_tracker_store
 
 if TYPE_CHECKING:
     from bot.worker import Worker
@@ -34,6 +35,7 @@ class AppState:
     queue: WorkQueue
     rasa: RasaClient
     http: httpx.AsyncClient
+    trackers: TrackerStore
     channels: dict[str, Channel] = field(default_factory=dict)
     worker: Worker | None = None
 
@@ -50,6 +52,7 @@ class AppState:
             queue=make_queue(settings.redis_url),
             rasa=RasaClient(settings.rasa_url, settings.rasa_token),
             http=httpx.AsyncClient(timeout=10.0),
+            trackers=make_tracker_store(settings),
         )
         from channels.registry import enabled_channels
 
@@ -65,4 +68,5 @@ class AppState:
         await self.rasa.close()
         await self.http.aclose()
         await self.queue.close()
+        await self.trackers.close()
         self.db.dispose()

@@ -197,6 +197,50 @@ def cmd_demo_seed(settings: Settings, args: argparse.Namespace) -> int:
     with db.session() as session:
         for line in demo.seed(session):
             print(line)
+
+
+def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.keys import rotate
+
+    if args.batch_size <= 0:
+        raise HelplineError("--batch-size must be greater than zero")
+    db = _with_session(settings)
+    try:
+        result = rotate(db, batch_size=args.batch_size)
+    finally:
+        db.dispose()
+    print(result.render())
+    return 0
+
+
+def cmd_retention_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot import retention
+    from bot.queue import make_queue
+    from bot.tracker_store import make_tracker_store
+
+    db = _with_session(settings)
+
+    async def main() -> retention.Report:
+        trackers = make_tracker_store(settings)
+        queue = make_queue(settings.redis_url)
+        try:
+            return await retention.run(db, trackers, queue, settings.retention_days)
+        finally:
+            await trackers.close()
+            await queue.close()
+
+    try:
+        report = asyncio.run(main())
+    finally:
+        db.dispose()
+    print(f"retention {settings.retention_days} days: {report.render()}")
+    return 0
+
+
+def cmd_keys_generate(settings: Settings | None, args: argparse.Namespace) -> int:
+    from cryptography.fernet import Fernet
+
+    print(Fernet.generate_key().decode("ascii"))
     return 0
 
 
@@ -228,6 +272,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations (Alembic)").set_defaults(func=cmd_db_upgrade)
+
+    keys = commands.add_parser("keys", help="encryption keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    rotate = keys.add_parser(
+        "rotate",
+        help="re-encrypt stored data with the first HELPLINE_DATA_KEY and recompute "
+        "address hashes with HELPLINE_SECRET_KEY (idempotent, resumable)",
+    )
+    rotate.add_argument("--batch-size", type=int, default=500, help="rows per transaction")
+    rotate.set_defaults(func=cmd_keys_rotate)
+    keys.add_parser("generate", help="print a new data key").set_defaults(
+        func=cmd_keys_generate, needs_settings=False
+    )
+
+    retention = commands.add_parser("retention", help="data retention").add_subparsers(
+        dest="retention_command", required=True
+    )
+    retention.add_parser(
+        "run",
+        help="erase transcripts older than RETENTION_DAYS, keeping anonymous daily counts",
+    ).set_defaults(func=cmd_retention_run)
 
     orgs = commands.add_parser("orgs", help="organisations").add_subparsers(
         dest="orgs_command", required=True

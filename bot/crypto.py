@@ -20,7 +20,9 @@ class Cipher:
     def __init__(self, data_keys: tuple[Secret, ...], hash_key: Secret) -> None:
         if not data_keys:
             raise HelplineError("at least one data key is needed")
-        self._fernet = MultiFernet([Fernet(k.reveal().encode("ascii")) for k in data_keys])
+        keys = [Fernet(k.reveal().encode("ascii")) for k in data_keys]
+        self._primary = keys[0]
+        self._fernet = MultiFernet(keys)
         self._hash_key = hash_key.reveal().encode("utf-8")
 
     def encrypt(self, text: str) -> str:
@@ -36,7 +38,20 @@ class Cipher:
 
     def rotate(self, token: str) -> str:
         """Re-encrypt with the primary key (for ``helpline keys rotate``)."""
-        return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        try:
+            return self._fernet.rotate(token.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            raise HelplineError(
+                "stored data cannot be decrypted with the configured keys"
+            ) from None
+
+    def is_current(self, token: str) -> bool:
+        """Whether ``token`` is already encrypted with the primary (newest) key."""
+        try:
+            self._primary.decrypt(token.encode("ascii"))
+        except InvalidToken:
+            return False
+        return True
 
     def keyed_hash(self, purpose: str, value: str) -> str:
         """A stable, non-reversible id for ``value``; ``purpose`` keeps uses apart."""

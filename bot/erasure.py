@@ -1,11 +1,15 @@
 """Erasing a person: their messages, their address and their Rasa tracker.
 
+Rasa's HTTP API cannot delete a tracker (see bot.tracker_store), so the tracker is
+deleted in Rasa's tracker store itself.
+
 The conversation row stays, detached from any address, so that a case it had is
 closed as ``erased`` and its caseworker sees why; nothing the person wrote remains.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 
@@ -14,8 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import cases
 from bot.app_state import AppState
-from bot.errors import RasaUnavailable
-from bot.inbox import new_pseudonym
+from bot.inbox import ERASED_PREFIX, new_pseudonym
 from bot.models import Case, CaseEvent, Contact, Conversation, Message, utcnow
 
 log = logging.getLogger(__name__)
@@ -44,7 +47,7 @@ def erase_in_database(session: Session, conversation_id: int) -> str | None:
         open_case.closed_at = utcnow()
         session.add(CaseEvent(case_id=open_case.id, kind="closed", data={"outcome": "erased"}))
     contact.address = ""
-    contact.address_hash = "erased:" + secrets.token_hex(16)
+    contact.address_hash = ERASED_PREFIX + secrets.token_hex(16)
     contact.pseudonym = new_pseudonym()
     contact.unreachable = True
     conversation.mode = "bot"
@@ -52,8 +55,6 @@ def erase_in_database(session: Session, conversation_id: int) -> str | None:
 
 
 async def erase(state: AppState, conversation_id: int) -> None:
-    import asyncio
-
     def run() -> str | None:
         with state.db.session() as session:
             return erase_in_database(session, conversation_id)
@@ -62,10 +63,12 @@ async def erase(state: AppState, conversation_id: int) -> None:
     if pseudonym is None:
         return
     try:
-        await state.rasa.reset_tracker(pseudonym)
-    except RasaUnavailable as error:
+        await state.trackers.delete([pseudonym])
+    except Exception as error:
+        # The pseudonym belongs to nobody any more; the tracker ages out with retention.
         log.error(
-            "conversation %s: erased here but Rasa's tracker was not reset: %s",
+            "conversation %s: erased here but Rasa's tracker was not deleted (%s); "
+            "it is deleted when it passes the retention period",
             conversation_id,
-            error,
+            type(error).__name__,
         )

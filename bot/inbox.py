@@ -28,6 +28,8 @@ QUEUED = "queued"
 SENT = "sent"
 DELIVERED = "delivered"
 FAILED = "failed"
+# An erased contact's address hash: a random placeholder that matches no address.
+ERASED_PREFIX = "erased:"
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,13 @@ log. Every index names the query it serves.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -418,3 +419,24 @@ class DirectorySchedule(Base):
     valid_from: Mapped[str | None] = mapped_column(String(10), default=None)
     valid_to: Mapped[str | None] = mapped_column(String(10), default=None)
     description: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class DailyCount(Base):
+    """What retention keeps of erased transcripts: anonymous counts, nothing more.
+
+    ``metric`` is ``messages_in``, ``messages_out``, ``cases``, ``outcome:<outcome>``,
+    ``risk:<risk>`` or ``indicator:<code>``.
+    """
+
+    __tablename__ = "daily_counts"
+    __table_args__ = (
+        # Adding to a day's count (retention), and reading a period's counts by day.
+        UniqueConstraint("day", "channel", "language", "metric", name="uq_daily_counts_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(8))
+    metric: Mapped[str] = mapped_column(String(60))
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -16,6 +16,7 @@ import os
 import socket
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,10 @@ class WorkQueue(ABC):
 
     async def ping(self) -> None:  # noqa: B027
         """Raise when the queue's backend is unreachable."""
+
+    async def trim_before(self, cutoff: datetime) -> int:
+        """Drop wake-ups older than ``cutoff`` (retention); in process there are none."""
+        return 0
 
     async def close(self) -> None:  # noqa: B027
         """Release connections."""
@@ -138,6 +143,13 @@ class RedisQueue(WorkQueue):
         finally:
             with contextlib.suppress(Exception):
                 await lock.release()
+
+    async def trim_before(self, cutoff: datetime) -> int:
+        # Stream entry ids start with their time in milliseconds.
+        trimmed: int = await self._redis.xtrim(
+            STREAM, minid=str(int(cutoff.timestamp() * 1000)), approximate=False
+        )
+        return trimmed
 
     async def ping(self) -> None:
         await self._redis.ping()

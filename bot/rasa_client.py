@@ -1,4 +1,7 @@
-"""Talking to the Rasa server: its REST channel for messages, its HTTP API for trackers."""
+"""Talking to the Rasa server: its REST channel for messages, its HTTP API for status.
+
+Trackers are deleted in Rasa's store directly (bot.tracker_store): the API cannot.
+"""
 
 from __future__ import annotations
 
@@ -33,19 +36,6 @@ class RasaClient:
             raise RasaUnavailable(f"Rasa answered {response.status_code}")
         body = response.json()
         return body if isinstance(body, list) else []
-
-    async def reset_tracker(self, sender: str) -> None:
-        """Replace a conversation's tracker with an empty one (erasure)."""
-        try:
-            response = await self._http.put(
-                f"/conversations/{sender}/tracker/events",
-                params={"token": self._token.reveal()},
-                json=[],
-            )
-        except httpx.HTTPError as error:
-            raise RasaUnavailable(f"Rasa did not answer: {type(error).__name__}") from None
-        if response.status_code >= 300:
-            raise RasaUnavailable(f"Rasa refused the tracker reset: {response.status_code}")
 
     async def status(self) -> dict[str, Any]:
         response = await self._http.get(

@@ -23,6 +23,7 @@ import yaml
 
 from bot.app_state import PROJECT_ROOT
 from bot.config import Settings
+from bot.tracker_store import REDIS_KEY_PREFIX, sqlite_path
 
 STOP_GRACE_SECONDS = 15
 READY_TIMEOUT_SECONDS = 240
@@ -59,14 +60,19 @@ def rasa_endpoints(settings: Settings, root: Path) -> Path:
             "port": url.port or 6379,
             "db": int((url.path or "/0").lstrip("/") or 0),
             "use_ssl": url.scheme == "rediss",
-            "key_prefix": "helpline",
+            "key_prefix": REDIS_KEY_PREFIX,
         }
         if url.password:
             store["password"] = url.password
-        endpoints["tracker_store"] = {"type": "redis", **store}
+        endpoints["tracker_store"] = {
+            "type": "redis",
+            **store,
+            # A tracker nobody wrote to for the retention period expires on its own.
+            "record_exp": settings.retention_days * 86400,
+        }
         endpoints["lock_store"] = {"type": "redis", **store}
     else:
-        endpoints["tracker_store"]["db"] = str(folder / "tracker.db")
+        endpoints["tracker_store"]["db"] = str(sqlite_path(settings))
     path = folder / "endpoints.yml"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

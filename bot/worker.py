@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import cases, erasure, langid, outbox, redflags
+from bot import cases, erasure, langid, outbox, redflags, retention
 from bot.app_state import AppState
 from bot.errors import RasaUnavailable
 from bot.i18n import _
@@ -72,6 +72,7 @@ class Worker:
         """Consume wake-ups until cancelled."""
         self.running = True
         sweeper = asyncio.create_task(self._sweep_forever())
+        retainer = asyncio.create_task(self._retention_forever())
         try:
             while True:
                 conversation_id, receipt = await self.state.queue.get()
@@ -82,10 +83,11 @@ class Worker:
         finally:
             self.running = False
             sweeper.cancel()
+            retainer.cancel()
             for task in list(self._tasks):
                 task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(sweeper, *self._tasks, return_exceptions=True)
+                await asyncio.gather(sweeper, retainer, *self._tasks, return_exceptions=True)
 
     async def _handle_wakeup(self, conversation_id: int, receipt: str | None) -> None:
         try:
@@ -103,6 +105,20 @@ class Worker:
             except Exception:
                 log.exception("sweep failed")
             await asyncio.sleep(SWEEP_SECONDS)
+
+    async def _retention_forever(self) -> None:
+        """Erase what passed the retention period, now and every hour."""
+        while True:
+            try:
+                await retention.run(
+                    self.state.db,
+                    self.state.trackers,
+                    self.state.queue,
+                    self.state.settings.retention_days,
+                )
+            except Exception:
+                log.exception("retention run failed; it runs again in an hour")
+            await asyncio.sleep(retention.INTERVAL_SECONDS)
 
     async def sweep(self) -> None:
         """Wake every conversation with pending inbound work and resend queued outbound rows."""

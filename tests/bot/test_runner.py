@@ -54,7 +54,7 @@ def test_endpoints_with_redis_use_it_for_tracker_and_lock_stores(environ: dict[s
         "key_prefix": "helpline",
         "password": "s3cret",
     }
-    assert endpoints["tracker_store"] == {"type": "redis", **store}
+    assert endpoints["tracker_store"] == {"type": "redis", **store, "record_exp": 90 * 86400}
     assert endpoints["lock_store"] == {"type": "redis", **store}
 
 

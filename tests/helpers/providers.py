@@ -50,9 +50,6 @@ class ScriptedRasa:
         self.received.append((text, metadata))
         return self._script.get(text, [])
 
-    async def reset_tracker(self, sender: str) -> None:
-        return None
-
     async def status(self) -> dict[str, Any]:
         return {}
 
