@@ -197,6 +197,7 @@ def cmd_demo_seed(settings: Settings, args: argparse.Namespace) -> int:
     with db.session() as session:
         for line in demo.seed(session):
             print(line)
+    return 0
 
 
 def cmd_keys_rotate(settings: Settings, args: argparse.Namespace) -> int:
