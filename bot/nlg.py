@@ -125,23 +125,41 @@ class NLG:
 
     def for_rasa(self, request: Mapping[str, Any], known_language: str | None = None) -> Rendered:
         """Answer one Rasa NLG request (see rasa.core.nlg.callback.nlg_request_format)."""
-        arguments = dict(request.get("arguments") or {})
-        tracker = request.get("tracker") or {}
-        metadata = (tracker.get("latest_message") or {}).get("metadata") or {}
-        slots = tracker.get("slots") or {}
-        language = (
-            normalise(arguments.get("language"))
-            or normalise(metadata.get("language"))
-            or normalise(known_language)
-            or FALLBACK
-        )
-        country = arguments.get("country") or metadata.get("country") or slots.get("country")
-        channel = metadata.get("channel")
-        values = {k: v for k, v in slots.items() if v is not None} | arguments
+        context = request_context(request, known_language)
         return self.render(
             str(request.get("response")),
-            language=language,
-            country=country,
-            channel=channel,
-            values=values,
+            language=context.language,
+            country=context.country,
+            channel=context.channel,
+            values=context.values,
         )
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who a Rasa NLG request is for: language, country and channel, and the slot values."""
+
+    language: str
+    country: str | None
+    channel: str | None
+    values: dict[str, Any]
+
+
+def request_context(
+    request: Mapping[str, Any], known_language: str | None = None
+) -> RequestContext:
+    """The language, country and channel of a Rasa NLG request, and its slot values."""
+    arguments = dict(request.get("arguments") or {})
+    tracker = request.get("tracker") or {}
+    metadata = (tracker.get("latest_message") or {}).get("metadata") or {}
+    slots = tracker.get("slots") or {}
+    language = (
+        normalise(arguments.get("language"))
+        or normalise(metadata.get("language"))
+        or normalise(known_language)
+        or FALLBACK
+    )
+    country = arguments.get("country") or metadata.get("country") or slots.get("country")
+    channel = metadata.get("channel")
+    values = {k: v for k, v in slots.items() if v is not None} | arguments
+    return RequestContext(language, country, channel, values)

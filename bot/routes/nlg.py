@@ -10,8 +10,10 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import select
 
+from bot import directory
 from bot.errors import ContentMissing
 from bot.models import Contact, Conversation
+from bot.nlg import Rendered, request_context
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["nlg"])
@@ -27,6 +29,10 @@ async def nlg(request: Request, token: str = Query(default="")) -> dict[str, Any
         raise HTTPException(status_code=422, detail="expected Rasa's NLG request body")
     sender = (body.get("tracker") or {}).get("sender_id")
     known = await asyncio.to_thread(_conversation_language, state, sender) if sender else None
+    if body["response"] == directory.RESPONSE:
+        found = await asyncio.to_thread(_directory_answer, state, body, known)
+        if found is not None:
+            return found.as_rasa()
     try:
         return state.nlg.for_rasa(body, known_language=known).as_rasa()
     except ContentMissing as missing:
@@ -40,3 +46,17 @@ def _conversation_language(state: Any, pseudonym: str) -> str | None:
         return session.scalar(
             select(Conversation.language).join(Contact).where(Contact.pseudonym == pseudonym)
         )
+
+
+def _directory_answer(state: Any, body: dict[str, Any], known: str | None) -> Rendered | None:
+    """``utter_faq/services`` from the services directory, when it knows the person's country."""
+    context = request_context(body, known)
+    with state.db.session() as session:
+        text = directory.answer(
+            session,
+            tracker=body.get("tracker") or {},
+            language=context.language,
+            country=context.country,
+            channel=context.channel,
+        )
+    return Rendered(text=text, language=context.language) if text is not None else None
