@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -109,6 +110,8 @@ class Settings:
     twilio_auth_token: Secret | None = None
     twilio_sms_from: str | None = None
     twilio_whatsapp_from: str | None = None
+    # An approved WhatsApp template (Content SID) inviting the person to write again.
+    twilio_whatsapp_template_sid: str | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
     telegram_bot_token: Secret | None = None
     telegram_webhook_secret: Secret | None = None
@@ -204,6 +207,12 @@ class Settings:
             raise ConfigError(
                 "TWILIO_SMS_FROM", "or TWILIO_WHATSAPP_FROM is required when Twilio is on"
             )
+        template_sid = env.get("TWILIO_WHATSAPP_TEMPLATE_SID") or None
+        if template_sid and not re.fullmatch(r"HX[0-9a-f]{32}", template_sid):
+            raise ConfigError(
+                "TWILIO_WHATSAPP_TEMPLATE_SID",
+                "must be a Content SID (HX and 32 hexadecimal digits) from Twilio's Content Editor",
+            )
         telegram_token = env.get("TELEGRAM_BOT_TOKEN")
         if telegram_token and not env.get("TELEGRAM_WEBHOOK_SECRET"):
             raise ConfigError(
@@ -229,6 +238,7 @@ class Settings:
             twilio_auth_token=Secret(twilio_token) if twilio_token else None,
             twilio_sms_from=env.get("TWILIO_SMS_FROM"),
             twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM"),
+            twilio_whatsapp_template_sid=template_sid,
             twilio_api_base_url=env.get("TWILIO_API_BASE_URL", "https://api.twilio.com").rstrip(
                 "/"
             ),

@@ -60,6 +60,7 @@ def queue_outgoing(
                     "choices": [{"title": c.title, "payload": c.payload} for c in part.choices],
                     "language": part.language,
                 }
+                | ({"template": part.template} if part.template else {})
             ),
             status="queued",
             case_id=case_id,
@@ -107,6 +108,7 @@ def _claim(state: AppState, message_id: int) -> Claimed | None:
             text=message.body or "",
             choices=tuple(Choice(c["title"], c["payload"]) for c in payload.get("choices", [])),
             language=payload.get("language", "en"),
+            template=payload.get("template"),
         )
         return Claimed(message.channel, contact.address, outgoing, conversation.last_inbound_at)
 
@@ -151,15 +153,21 @@ def _another_attempt(state: AppState, message_id: int) -> bool:
         return True
 
 
-def _outside_window(channel: Any, last_inbound_at: datetime | None) -> DeliveryFailed | None:
+def reply_window_closed(
+    channel: Any, last_inbound_at: datetime | None, *, template: bool = False
+) -> DeliveryFailed | None:
+    """Why a free-form message cannot go out now (WhatsApp's 24 hours), or None when it can.
+
+    An approved template may always go out: it is how the person is asked to write again.
+    """
     hours = channel.limits.reply_window_hours
-    if hours is None:
+    if hours is None or template:
         return None
     if last_inbound_at is not None and utcnow() - last_inbound_at <= timedelta(hours=hours):
         return None
     return DeliveryFailed(
         f"refused: more than {hours} hours since the person last wrote, and {channel.name} "
-        "then accepts only approved template messages; they must write first",
+        "then accepts only approved template messages (Twilio error 63016)",
         permanent=True,
     )
 
@@ -176,7 +184,9 @@ async def deliver(state: AppState, message_id: int) -> str:
         )
         log.error("outbound message %s: channel %s is not configured", message_id, claimed.channel)
         return "failed"
-    refused = _outside_window(channel, claimed.last_inbound_at)
+    refused = reply_window_closed(
+        channel, claimed.last_inbound_at, template=claimed.outgoing.template is not None
+    )
     if refused is not None:
         await asyncio.to_thread(_finish, state, message_id, "failed", None, refused)
         log.warning("outbound message %s on %s: %s", message_id, channel.name, refused.reason)

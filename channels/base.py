@@ -95,6 +95,8 @@ class Outgoing:
     choices: tuple[Choice, ...] = ()
     language: str = "en"
     extra: dict[str, str] = field(default_factory=dict)
+    # An approved template's id, sent instead of the text: allowed outside the reply window.
+    template: str | None = None
 
 
 SENTENCE_END = re.compile(r"(?<=[.!?።۔؟।])(\s+)")
@@ -235,6 +237,14 @@ class Channel(ABC):
         if number is not None and 1 <= number <= len(menu):
             return menu[number - 1].payload
         return text
+
+    def template(self) -> str | None:
+        """The approved template that invites the person to write again, where one is needed.
+
+        Channels with a reply window (WhatsApp) accept only approved templates once it
+        has closed; the others never need one.
+        """
+        return None
 
     async def pace(self, address: str) -> None:
         """Wait until the provider's rate limits allow another message to ``address``."""

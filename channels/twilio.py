@@ -110,7 +110,8 @@ ERRORS: dict[str, TwilioError] = {
     "63003": TwilioError("this number cannot be reached on WhatsApp", unreachable=True),
     "63016": TwilioError(
         "outside WhatsApp's 24-hour window (the person last wrote over 24 hours ago): "
-        "only an approved template can be sent until they write again"
+        "only an approved template can be sent until they write again; "
+        "send the case's template (POST /api/v1/cases/{id}/template)"
     ),
     "63018": TwilioError("WhatsApp's rate limit for this sender was exceeded"),
 }
@@ -200,13 +201,14 @@ class TwilioChannel(Channel):
         return webhook_router(self.state) if first is self else None
 
     async def send(self, address: str, message: Outgoing) -> str | None:
+        content = {"content_sid": message.template} if message.template else {"body": message.text}
         try:
             created = await asyncio.to_thread(
                 self.client.messages.create,
                 to=address,
                 from_=self.sender,
-                body=message.text,
                 status_callback=self.status_callback,
+                **content,
             )
         except TwilioException as error:
             code = getattr(error, "code", None)
@@ -273,6 +275,10 @@ class WhatsAppChannel(TwilioChannel):
     )
     sender_setting = "twilio_whatsapp_from"
     address_prefix = "whatsapp:"
+
+    def template(self) -> str | None:
+        return self.state.settings.twilio_whatsapp_template_sid
+
     # WhatsApp stickers arrive as WebP images.
     media_kinds: ClassVar[Mapping[str, str]] = {"image/webp": "sticker"}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot import attachments, auth, cases, outbox
 from bot.app_state import AppState
 from bot.errors import CaseConflict, CaseNotFound, MediaUnavailable, PermissionDenied
-from bot.models import Case, User
+from bot.models import Case, Conversation, Message, User
 from channels.base import Outgoing
 
 router = APIRouter(prefix="/api/v1", tags=["caseworker API"])
@@ -223,6 +224,15 @@ def claim(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
     return summary(case)
 
 
+def _queued(
+    session: Session, state: AppState, background: BackgroundTasks, message: Message
+) -> dict[str, Any]:
+    """Commit a caseworker's outbound message, then deliver it once the answer is out."""
+    session.commit()
+    background.add_task(outbox.deliver, state, message.id)
+    return {"id": message.id, "status": "queued"}
+
+
 @router.post("/cases/{case_id}/messages", status_code=202)
 def reply(
     case_id: int,
@@ -236,9 +246,55 @@ def reply(
         message = cases.add_caseworker_message(session, user, case_id, body.text)
     except (CaseNotFound, CaseConflict, PermissionDenied) as error:
         raise _errors(error) from None
-    session.commit()
-    background.add_task(outbox.deliver, state, message.id)
-    return {"id": message.id, "status": "queued"}
+    channel = state.channels.get(message.channel)
+    conversation = session.get(Conversation, message.conversation_id)
+    assert conversation is not None
+    closed = outbox.reply_window_closed(channel, conversation.last_inbound_at) if channel else None
+    if channel and closed:
+        session.rollback()
+        template = channel.template()
+        advice = (
+            "send the approved template to invite them to write again"
+            if template
+            else "no approved template is configured (TWILIO_WHATSAPP_TEMPLATE_SID): "
+            "only their next message reopens the conversation"
+        )
+        raise HTTPException(
+            409,
+            {
+                "error": "reply_window_closed",
+                "message": f"{closed.reason.removeprefix('refused: ')}; {advice}",
+                "template_route": f"/api/v1/cases/{case_id}/template" if template else None,
+            },
+        )
+    return _queued(session, state, background, message)
+
+
+@router.post("/cases/{case_id}/template", status_code=202)
+def send_template(
+    case_id: int,
+    session: SessionDep,
+    user: UserDep,
+    state: Annotated[AppState, Depends(get_state)],
+    background: BackgroundTasks,
+) -> dict[str, Any]:
+    """Send the channel's approved template, which invites the person to write again."""
+    try:
+        case = cases.get_case(session, user, case_id)
+    except (CaseNotFound, PermissionDenied) as error:
+        raise _errors(error) from None
+    channel = state.channels.get(case.channel)
+    template = channel.template() if channel else None
+    if template is None:
+        raise HTTPException(409, f"{case.channel} has no approved template configured")
+    try:
+        message = cases.add_caseworker_message(
+            session, user, case_id, f"{case.channel} template {template}"
+        )
+    except (CaseNotFound, CaseConflict, PermissionDenied) as error:
+        raise _errors(error) from None
+    message.payload = json.dumps({"template": template})
+    return _queued(session, state, background, message)
 
 
 @router.get(

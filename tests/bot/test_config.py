@@ -224,6 +224,7 @@ def test_settings_repr_and_describe_hide_secrets(base: dict[str, str]) -> None:
         ({"HELPLINE_ENV": "staging"}, "HELPLINE_ENV"),
         ({"PUBLIC_BASE_URL": "ftp://example.org"}, "PUBLIC_BASE_URL"),
         ({"HELPLINE_PORT": "eighty"}, "HELPLINE_PORT"),
+        ({"TWILIO_WHATSAPP_TEMPLATE_SID": "my template"}, "TWILIO_WHATSAPP_TEMPLATE_SID"),
     ],
     ids=[
         "twilio-sid-without-token",
@@ -233,6 +234,7 @@ def test_settings_repr_and_describe_hide_secrets(base: dict[str, str]) -> None:
         "unknown-environment",
         "base-url-scheme",
         "bad-port",
+        "template-not-a-content-sid",
     ],
 )
 def test_missing_or_bad_value_is_named(
@@ -252,6 +254,7 @@ def test_channels_on_when_configured(base: dict[str, str]) -> None:
             "TWILIO_ACCOUNT_SID": "AC1",
             "TWILIO_AUTH_TOKEN": "t",
             "TWILIO_WHATSAPP_FROM": "whatsapp:+1",
+            "TWILIO_WHATSAPP_TEMPLATE_SID": "HX" + "ab" * 16,
             "TELEGRAM_BOT_TOKEN": "1:a",
             "TELEGRAM_WEBHOOK_SECRET": "w",
         },
@@ -260,6 +263,7 @@ def test_channels_on_when_configured(base: dict[str, str]) -> None:
 
     assert (settings.twilio_enabled, settings.telegram_enabled) == (True, True)
     assert settings.twilio_auth_token == Secret("t")
+    assert settings.twilio_whatsapp_template_sid == "HX" + "ab" * 16
     assert settings.telegram_webhook_secret == Secret("w")
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -451,6 +452,111 @@ async def test_whatsapp_outside_the_24_hour_window_is_refused_before_sending(
     assert row.error is not None and "24 hours" in row.error and "template" in row.error
     assert case_events(state)[-1][0] == "delivery_failed"
     assert contact_of(state, conv).unreachable is False
+
+
+TEMPLATE = "HX" + "0123456789abcdef" * 2
+
+
+async def claimed_whatsapp_case(
+    client: httpx.AsyncClient, state: AppState, *, wrote_hours_ago: float
+) -> tuple[int, dict[str, str]]:
+    """A WhatsApp case claimed by a caseworker: (case id, their bearer header)."""
+    new_conversation(state, "whatsapp", AMINA_WHATSAPP, wrote_hours_ago=wrote_hours_ago)
+    with state.db.session() as session:
+        org = factories.organisation(session)
+        conv = session.query(Conversation).one()
+        case = factories.case(session, conv)
+        case.organisation_id = org.id
+        headers = {
+            "Authorization": f"Bearer {factories.token(session, factories.user(session, org))}"
+        }
+        case_id = case.id
+    assert (await client.post(f"/api/v1/cases/{case_id}/claim", headers=headers)).status_code == 200
+    return case_id, headers
+
+
+@pytest.mark.parametrize("template", [TEMPLATE, None], ids=["template-configured", "no-template"])
+async def test_a_caseworker_reply_outside_the_window_is_refused_and_the_template_offered(
+    client: httpx.AsyncClient, state: AppState, fake_twilio: FakeTwilio, template: str | None
+) -> None:
+    state.settings = dataclasses.replace(state.settings, twilio_whatsapp_template_sid=template)
+    case_id, headers = await claimed_whatsapp_case(client, state, wrote_hours_ago=25)
+
+    response = await client.post(
+        f"/api/v1/cases/{case_id}/messages", json={"text": "Are you safe?"}, headers=headers
+    )
+
+    reason = (
+        "more than 24 hours since the person last wrote, and whatsapp then accepts only "
+        "approved template messages (Twilio error 63016); "
+    )
+    expected = {
+        TEMPLATE: {
+            "error": "reply_window_closed",
+            "message": reason + "send the approved template to invite them to write again",
+            "template_route": f"/api/v1/cases/{case_id}/template",
+        },
+        None: {
+            "error": "reply_window_closed",
+            "message": reason + "no approved template is configured "
+            "(TWILIO_WHATSAPP_TEMPLATE_SID): only their next message reopens the conversation",
+            "template_route": None,
+        },
+    }[template]
+    assert (response.status_code, response.json()) == (409, {"detail": expected})
+    assert rows(state, direction="out") == []
+    assert fake_twilio.sent() == []
+
+
+async def test_the_template_goes_out_outside_the_window_and_a_reply_reopens_it(
+    client: httpx.AsyncClient, state: AppState, fake_twilio: FakeTwilio, worker: Worker
+) -> None:
+    state.settings = dataclasses.replace(state.settings, twilio_whatsapp_template_sid=TEMPLATE)
+    case_id, headers = await claimed_whatsapp_case(client, state, wrote_hours_ago=25)
+
+    invited = await client.post(f"/api/v1/cases/{case_id}/template", headers=headers)
+
+    assert invited.status_code == 202
+    [sent] = fake_twilio.sent()
+    assert (sent.params.get("ContentSid"), sent.params.get("Body"), sent.params["From"]) == (
+        TEMPLATE,
+        None,
+        f"whatsapp:{WHATSAPP_FROM}",
+    )
+    [row] = rows(state, direction="out")
+    assert (row.status, row.author, row.body) == (
+        "sent",
+        "caseworker",
+        f"whatsapp template {TEMPLATE}",
+    )
+    # The person answers the invitation: the window is open again.
+    await converse(client, state, worker, inbound_message(AMINA_WHATSAPP, "yes", sid=sid(77)))
+    reply = await client.post(
+        f"/api/v1/cases/{case_id}/messages", json={"text": "Are you safe?"}, headers=headers
+    )
+    assert reply.status_code == 202
+    assert [r.params.get("Body") for r in fake_twilio.sent()] == [None, "Are you safe?"]
+
+
+async def test_a_channel_without_a_reply_window_has_no_template(
+    client: httpx.AsyncClient, state: AppState
+) -> None:
+    new_conversation(state, "sms", AMINA_SMS)
+    with state.db.session() as session:
+        org = factories.organisation(session)
+        case = factories.case(session, session.query(Conversation).one())
+        case.organisation_id = org.id
+        headers = {
+            "Authorization": f"Bearer {factories.token(session, factories.user(session, org))}"
+        }
+        case_id = case.id
+
+    response = await client.post(f"/api/v1/cases/{case_id}/template", headers=headers)
+
+    assert (response.status_code, response.json()) == (
+        409,
+        {"detail": "sms has no approved template configured"},
+    )
 
 
 # Delivery reports -----------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """A fake of Twilio's Messages API on loopback, for the real ``twilio`` client.
 
 It answers ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` (form-encoded,
-HTTP basic auth with the account SID and auth token) with the JSON resource Twilio
-returns, ``sid``, ``status`` and ``error_code`` included, and Twilio's error bodies
+HTTP basic auth with the account SID and auth token; Body, or ContentSid for an
+approved template) with the JSON resource Twilio returns, ``sid``, ``status`` and
+``error_code`` included, and Twilio's error bodies
 (``{"code", "message", "more_info", "status"}``) for what Twilio refuses, and the
 media files of incoming messages (``add_media``: basic auth, then a redirect). Faults:
 429 with Retry-After (error 20429), 500 (20500), a time-out, and a rejection (400,
@@ -46,6 +47,7 @@ MEDIA = re.compile(
     rf"/{API_VERSION}/Accounts/(?P<account>[^/]+)/Messages/[^/]+/Media/(?P<sid>[^/]+)"
 )
 CDN = re.compile(r"/cdn/(?P<sid>ME[0-9a-f]{32})")
+CONTENT_SID = re.compile(r"HX[0-9a-f]{32}")
 MAX_BODY = 1600
 
 
@@ -191,7 +193,10 @@ class FakeTwilio(FakeServer):
             return 400, {}, error(21212, "Invalid 'From' Phone Number", 400)
         if to.startswith("whatsapp:") != sender.startswith("whatsapp:"):
             return 400, {}, error(63007, "Channel could not find a From address", 400)
-        if not body and not params.get("MediaUrl"):
+        content_sid = params.get("ContentSid")
+        if content_sid and not CONTENT_SID.fullmatch(content_sid):
+            return 400, {}, error(21656, "The ContentSid is Invalid.", 400)
+        if not body and not params.get("MediaUrl") and not content_sid:
             return 400, {}, error(21602, "Message body is required.", 400)
         if body and len(body) > MAX_BODY:
             message = "The concatenated message body exceeds the 1600 character limit."
