@@ -24,7 +24,7 @@ PYTHON310 ?= $(shell for p in "$$(command -v python3.10)" "$$(pyenv root 2>/dev/
 	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help setup train run test test-helpline test-helpline-pg test-actions test-conversations \
-	test-integration validate content-check eval-redflags lint format lock i18n-extract i18n-update \
+	test-integration validate content-check eval-redflags eval-nlu compare-nlu lint format lock i18n-extract i18n-update \
 	i18n-compile clean
 
 help: ## List the targets
@@ -64,6 +64,7 @@ run: setup $(MODEL_STAMP) ## Start the whole helpline (Rasa, actions, service) a
 test: setup $(MODEL_STAMP) ## Everything: lint, validate, both test passes, action and conversation tests, end to end
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory validate
+	$(MAKE) --no-print-directory content-check
 	$(MAKE) --no-print-directory test-helpline
 	$(MAKE) --no-print-directory test-helpline-pg
 	$(MAKE) --no-print-directory test-actions
@@ -95,6 +96,27 @@ content-check: $(VENV)/.installed ## Examples, translations, placeholders and SM
 
 eval-redflags: $(VENV)/.installed ## Red-flag recall and precision per code and language, against the targets
 	$(PY) -m bot.redflags.evaluate --check
+
+eval-nlu: $(MODEL_STAMP) ## Intent and topic macro-F1 per language on the held-out sets (tests/data/nlu)
+	$(RASA_PY) -m bot.nlu_eval --check --json var/nlu-eval/$(notdir $(MODEL_DIR)).json
+
+# The production pipeline and its alternatives (tests/data/nlu-pipelines/<name>.yml), trained and
+# measured on the same data in one run: docs/nlu.md reports the figures.
+NLU_PIPELINES := config.yml $(wildcard tests/data/nlu-pipelines/*.yml)
+
+compare-nlu: $(RASA_VENV)/.installed ## Train every alternative pipeline and score it like eval-nlu (slow: one training each)
+	@mkdir -p var
+	@for config in $(NLU_PIPELINES); do \
+		name=$$(basename $$config .yml); \
+		echo "== $$name ($$config)"; \
+		start=$$(date +%s); \
+		$(RASA) train --data nlu_data --domain domain.yml --config $$config \
+			--out var/nlu-compare/$$name --fixed-model-name $$name --quiet > var/nlu-compare-$$name.log 2>&1 \
+			|| { tail -n 20 var/nlu-compare-$$name.log; exit 1; }; \
+		echo "training: $$(( $$(date +%s) - start )) s wall"; \
+		$(RASA_PY) -m bot.nlu_eval --model var/nlu-compare/$$name --confusions 0 \
+			--json var/nlu-compare/$$name.json || exit 1; \
+	done
 
 lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check bot channels tests

@@ -26,6 +26,14 @@ MIN_EXAMPLES = 15
 SMS_SEGMENT_BUDGET = 3
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 FALLBACKS_FILE = "fallbacks.yml"
+# Babel's reader accepts an unterminated or unquoted string as an empty one and keeps
+# the first of two duplicate entries: a translation lost without a word. These
+# patterns check every line of a catalogue first.
+_PO_STRING = r'"(?:[^"\\]|\\.)*"'
+_PO_KEYWORD_LINE = re.compile(
+    rf"^(msgctxt|msgid|msgid_plural|msgstr(?:\[\d+\])?)[ \t]+{_PO_STRING}[ \t]*$"
+)
+_PO_CONTINUATION = re.compile(rf"^{_PO_STRING}[ \t]*$")
 
 
 @dataclass
@@ -122,6 +130,10 @@ def check_translations(root: Path, report: Report, responses: dict[str, list[Var
             coverage.translated = coverage.reviewed = len(sources)
             continue
         try:
+            syntax = po_syntax_errors(path.read_text(encoding="utf-8"))
+            if syntax:
+                report.errors.extend(f"{path.relative_to(root)}: {error}" for error in syntax)
+                continue
             with path.open("rb") as handle:
                 catalog = read_po(handle, abort_invalid=True)
         except FileNotFoundError:
@@ -166,6 +178,40 @@ def check_translations(root: Path, report: Report, responses: dict[str, list[Var
             report.notes.append(
                 f"{language}: {fuzzy} translations await review by a native speaker (#, fuzzy)"
             )
+
+
+def po_syntax_errors(text: str) -> list[str]:
+    """Lines that are not gettext syntax, and entries defined twice, with line numbers."""
+    errors: list[str] = []
+    seen: dict[tuple[str, str], int] = {}
+    parts: dict[str, str] = {}  # keyword -> its text, for the entry being read
+    current, started = "", 0
+
+    def finish_msgid() -> None:
+        if current == "msgid" and parts["msgid"]:
+            key = (parts.get("msgctxt", ""), parts["msgid"])
+            if key in seen:
+                errors.append(f"line {started}: the same message again (first at line {seen[key]})")
+            seen.setdefault(key, started)
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        keyword = _PO_KEYWORD_LINE.match(stripped)
+        if keyword is None and not _PO_CONTINUATION.match(stripped):
+            errors.append(f"line {number}: not gettext syntax (a quote missing?): {stripped[:60]}")
+            continue
+        if keyword is None:
+            parts[current] = parts.get(current, "") + stripped
+            continue
+        finish_msgid()
+        if keyword.group(1) in ("msgctxt", "msgid") and current.startswith("msgstr"):
+            parts = {}
+        current, started = keyword.group(1), number
+        parts[current] = stripped[len(current) :].strip()
+    finish_msgid()
+    return errors
 
 
 def check_sms(report: Report, where: str, text: str) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content_check import MIN_EXAMPLES, run
+from bot.content_check import MIN_EXAMPLES, po_syntax_errors, run
 from bot.languages import SUPPORTED
 
 DOMAIN = """
@@ -133,5 +133,40 @@ def test_broken_po_is_reported(root: Path) -> None:
         encoding="utf-8",
     )
 
-    [error] = run(root).errors
-    assert error.startswith("locales/tl/LC_MESSAGES/messages.po: cannot be read:")
+    assert run(root).errors == [
+        "locales/tl/LC_MESSAGES/messages.po: line 4: not gettext syntax (a quote missing?): nonsense here"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("tail", "error"),
+    [
+        ('msgid "x"\nmsgstr "y\n', 'line 6: not gettext syntax (a quote missing?): msgstr "y'),
+        ('msgid "x"\nmsgstr y"\n', 'line 6: not gettext syntax (a quote missing?): msgstr y"'),
+        (
+            'msgctxt "utter_greet"\nmsgid "Hello {name}."\nmsgstr "Hi"\n',
+            "line 6: the same message again (first at line 2)",
+        ),
+    ],
+    ids=["unterminated", "unquoted", "duplicate"],
+)
+def test_po_mistakes_babel_would_swallow_are_reported(root: Path, tail: str, error: str) -> None:
+    (root / "locales" / "tl" / "LC_MESSAGES" / "messages.po").write_text(
+        'msgctxt "utter_greet"\nmsgid "Hello {name}."\nmsgstr "Kumusta {name}."\n\n' + tail,
+        encoding="utf-8",
+    )
+
+    assert run(root).errors == [f"locales/tl/LC_MESSAGES/messages.po: {error}"]
+
+
+def test_multi_line_messages_are_one_entry_each() -> None:
+    text = (
+        'msgid ""\nmsgstr ""\n"Language: tl\\n"\n\n'
+        'msgctxt "a"\nmsgid ""\n"one "\n"two"\nmsgstr "x"\n\n'
+        'msgctxt "a"\nmsgid ""\n"one "\n"three"\nmsgstr "y"\n'
+    )
+
+    assert po_syntax_errors(text) == []
+    assert po_syntax_errors(text.replace('"three"', '"two"')) == [
+        "line 12: the same message again (first at line 6)"
+    ]
