@@ -140,11 +140,13 @@ i18n-extract: $(VENV)/.installed ## Extract messages into locales/messages.pot
 
 LANGUAGES := en ar fr es tl id ne am
 
+# A changed English text keeps its old translation, marked fuzzy with the previous English in
+# `#|` lines: not served (bot/i18n.py) and reported by the content check until a translator updates it.
 i18n-update: i18n-extract ## Merge the .pot into every language's .po (creating missing ones)
 	@for lang in $(LANGUAGES); do \
 		if [ -f locales/$$lang/LC_MESSAGES/messages.po ]; then \
 			$(VENV)/bin/pybabel update --input-file locales/messages.pot --output-dir locales --locale $$lang \
-				--no-fuzzy-matching --ignore-obsolete; \
+				--previous --ignore-obsolete; \
 		else \
 			$(VENV)/bin/pybabel init --input-file locales/messages.pot --output-dir locales --locale $$lang; \
 		fi; \

@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from .languages import normalise_language
+from .languages import language_named_in, normalise_language
 from .red_flags import PRIORITY_OF_RISK, latest_flags, latest_risk
 
 REASON_REQUEST_HUMAN = "request_human"
@@ -35,7 +35,8 @@ def requested_language(tracker: Tracker) -> str | None:
         code = normalise_language(str(value))
         if code:
             return code
-    return None
+    # No usable entity: the name may be joined to other letters ("بالعربي").
+    return language_named_in(tracker.latest_message.get("text") or "")
 
 
 class ActionRequestHuman(Action):

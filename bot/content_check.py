@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from babel.messages.pofile import PoFileError, read_po
+from babel.messages.pofile import PoFileError
 
 from bot.content import BUTTON, Variant, load_responses
+from bot.i18n import STALE, read_catalog
 from bot.languages import FALLBACK, SUPPORTED
 from channels import sms
 
@@ -134,8 +135,7 @@ def check_translations(root: Path, report: Report, responses: dict[str, list[Var
             if syntax:
                 report.errors.extend(f"{path.relative_to(root)}: {error}" for error in syntax)
                 continue
-            with path.open("rb") as handle:
-                catalog = read_po(handle, abort_invalid=True)
+            catalog = read_catalog(path, abort_invalid=True)
         except FileNotFoundError:
             report.errors.append(f"{path.relative_to(root)}: missing (run `make i18n-update`)")
             continue
@@ -161,6 +161,14 @@ def check_translations(root: Path, report: Report, responses: dict[str, list[Var
                     )
                 continue
             assert message is not None and isinstance(message.string, str)
+            if STALE in message.flags:
+                coverage.missing += 1
+                report.errors.append(
+                    f"{path.relative_to(root)}: {context!r}: the English changed since it was "
+                    "translated (the old English is in its #| lines); update the translation, "
+                    "then delete those lines"
+                )
+                continue
             coverage.translated += 1
             if message.fuzzy:
                 fuzzy += 1

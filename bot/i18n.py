@@ -2,21 +2,29 @@
 
 Translations marked ``#, fuzzy`` (written without a native speaker's review) are
 served, because an unreviewed translation serves a person better than English;
-``helpline content check`` reports them. A missing translation falls back to English.
+``helpline content check`` reports them. A missing translation falls back to English,
+and so does a stale one: after the English changed, ``make i18n-update`` keeps the old
+translation for the translator with the previous English in ``#|`` lines, and until
+those lines are gone it may say something the English no longer says.
 """
 
 from __future__ import annotations
 
+import io
+import re
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 from bot.languages import FALLBACK, SUPPORTED
 
 DOMAIN = "messages"
+# The flag read_catalog gives an entry whose English changed since it was translated.
+STALE = "stale"
 RELOAD_CHECK_SECONDS = 2.0
 
 
@@ -63,12 +71,13 @@ class Catalogs:
 
     @staticmethod
     def _read(path: Path) -> dict[Key, tuple[str, bool]]:
-        with path.open("rb") as handle:
-            catalog = read_po(handle)
+        catalog = read_catalog(path)
         entries: dict[Key, tuple[str, bool]] = {}
         for message in catalog:
             if not message.id or not isinstance(message.id, str):
                 continue
+            if STALE in message.flags:
+                continue  # stale: the English changed since it was translated
             if isinstance(message.string, str) and message.string:
                 entries[(message.context, message.id)] = (message.string, message.fuzzy)
         return entries
@@ -86,6 +95,17 @@ class Catalogs:
     def has(self, language: str, msgid: str, context: str | None = None) -> bool:
         self.refresh()
         return language == FALLBACK or (context, msgid) in self._entries.get(language, {})
+
+
+def read_catalog(path: Path, *, abort_invalid: bool = False) -> Catalog:
+    """A ``.po`` file, its stale entries flagged ``STALE``.
+
+    ``pybabel update --previous`` writes the previous English of a changed entry in
+    ``#|`` lines, which Babel's reader skips: they become a flag here.
+    """
+    text = path.read_bytes()
+    text = re.sub(rb"(?m)^#\|.*$", b"#, " + STALE.encode(), text)
+    return read_po(io.BytesIO(text), abort_invalid=abort_invalid)
 
 
 _catalogs: Catalogs | None = None

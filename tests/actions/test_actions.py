@@ -149,6 +149,37 @@ async def test_set_language_tells_the_helpline_and_answers_in_the_new_language(
 
 
 @pytest.mark.parametrize(
+    ("text", "expected_code"),
+    [
+        ("नेपाली मा बोल्नुस्", "ne"),
+        ("अरबी भाषा मा लेख्नुस्", "ar"),
+        ("በአማርኛ ጻፍልኝ", "am"),
+        ("كلمني بالعربي", "ar"),
+        ("pwede po sa Tagalog", "tl"),
+        ("window please", None),
+        ("i am here", None),
+    ],
+    ids=["devanagari-vowel-sign", "devanagari-arabic", "ethiopic-prefix", "arabic-prefix",
+         "latin-whole-word", "latin-inside-word", "short-code-word"],
+)
+@pytest.mark.asyncio
+async def test_set_language_finds_names_the_lookup_tables_miss(
+    dispatcher, make_tracker, text, expected_code
+):
+    tracker = make_tracker(text, "choose_language", [])
+
+    await ActionSetLanguage().run(dispatcher, tracker, DOMAIN)
+
+    if expected_code is None:
+        assert dispatcher.messages == [response("utter_choose_language")]
+    else:
+        assert dispatcher.messages == [
+            command("set_language", expected_code),
+            response("utter_language_set", language=expected_code),
+        ]
+
+
+@pytest.mark.parametrize(
     ("text", "entities"),
     [
         ("change language", []),

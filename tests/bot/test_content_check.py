@@ -170,3 +170,22 @@ def test_multi_line_messages_are_one_entry_each() -> None:
     assert po_syntax_errors(text.replace('"three"', '"two"')) == [
         "line 12: the same message again (first at line 6)"
     ]
+
+
+def test_stale_translation_after_the_english_changed_fails(root: Path) -> None:
+    path = root / "locales" / "id" / "LC_MESSAGES" / "messages.po"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            'msgctxt "utter_greet"\n', '#, fuzzy\n#| msgid "Hi {name}."\nmsgctxt "utter_greet"\n'
+        ),
+        encoding="utf-8",
+    )
+
+    report = run(root)
+
+    assert report.errors == [
+        "locales/id/LC_MESSAGES/messages.po: 'utter_greet': the English changed since it was "
+        "translated (the old English is in its #| lines); update the translation, then delete "
+        "those lines"
+    ]
+    assert report.coverage["id"].missing == 1

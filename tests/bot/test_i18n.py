@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import write_po
 
 from bot import i18n
 from bot.i18n import Catalogs, Translation
@@ -123,3 +127,39 @@ def test_gettext_function_fills_placeholders(
     assert i18n._("fr", "Written by {name}", name="Amina") == "Écrit par Amina"
     assert i18n._("ar", "Written by {name}", name="Amina") == "Written by Amina"
     assert i18n._("fr", "Untranslated") == "Untranslated"
+
+
+def test_translation_of_changed_english_is_kept_for_the_translator_but_not_served(
+    tmp_path: Path,
+) -> None:
+    """What `make i18n-update` does when an editor rewords an answer."""
+    locales = tmp_path / "locales"
+    write_catalog(locales, "fr", [("Drink water.", "Buvez de l'eau.", "utter_faq/heat", True)])
+    template = Catalog()
+    template.add("Drink water often.", context="utter_faq/heat")
+    with (locales / "messages.pot").open("wb") as handle:
+        write_po(handle, template)
+
+    subprocess.run(
+        [
+            str(Path(sys.executable).with_name("pybabel")),
+            "update",
+            "--input-file",
+            str(locales / "messages.pot"),
+            "--output-dir",
+            str(locales),
+            "--locale",
+            "fr",
+            "--previous",
+            "--ignore-obsolete",
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    po = (locales / "fr" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    assert '#| msgid "Drink water."' in po
+    assert 'msgstr "Buvez de l\'eau."' in po
+    assert Catalogs(locales).translate("fr", "Drink water often.", "utter_faq/heat") == Translation(
+        "Drink water often.", "en"
+    )
