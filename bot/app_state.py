@@ -13,6 +13,7 @@ from bot import crypto
 from bot.config import Settings
 from bot.db import Database
 from bot.i18n import Catalogs, install
+from bot.live import LiveBus, attach, make_bus
 from bot.nlg import NLG
 from bot.queue import WorkQueue, make_queue
 from bot.rasa_client import RasaClient
@@ -36,6 +37,8 @@ class AppState:
     rasa: RasaClient
     http: httpx.AsyncClient
     trackers: TrackerStore
+    # Live updates of cases (the dashboard's queue): Redis pub/sub or in process.
+    live: LiveBus
     channels: dict[str, Channel] = field(default_factory=dict)
     worker: Worker | None = None
 
@@ -44,15 +47,20 @@ class AppState:
         crypto.configure(crypto.Cipher(settings.data_keys, settings.secret_key))
         catalogs = Catalogs(root / "locales")
         install(catalogs)
+        db = Database(settings.database_url)
+        bus = make_bus(settings.redis_url)
+        # What the case service records on a session is published once it commits.
+        attach(db.sessions, bus)
         state = cls(
             settings=settings,
-            db=Database(settings.database_url),
+            db=db,
             catalogs=catalogs,
             nlg=NLG(root, catalogs),
             queue=make_queue(settings.redis_url),
             rasa=RasaClient(settings.rasa_url, settings.rasa_token),
             http=httpx.AsyncClient(timeout=10.0),
             trackers=make_tracker_store(settings),
+            live=bus,
         )
         from channels.registry import enabled_channels
 
@@ -69,4 +77,5 @@ class AppState:
         await self.http.aclose()
         await self.queue.close()
         await self.trackers.close()
+        await self.live.close()
         self.db.dispose()

@@ -14,11 +14,17 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 from bot.errors import ConfigError
 
 DEFAULT_RETENTION_DAYS = 90
+# Minutes within which a case of each priority must get its first response
+# (FIRST_RESPONSE_MINUTES_<PRIORITY>); supervisors are alerted when one is missed.
+DEFAULT_FIRST_RESPONSE_MINUTES: Mapping[str, int] = MappingProxyType(
+    {"emergency": 15, "high": 60, "medium": 240, "request": 1440}
+)
 _SECRET_NAMES = frozenset({"HELPLINE_SECRET_KEY", "HELPLINE_DATA_KEY"})
 
 
@@ -116,6 +122,9 @@ class Settings:
     telegram_bot_token: Secret | None = None
     telegram_webhook_secret: Secret | None = None
     telegram_api_base_url: str = "https://api.telegram.org"
+    first_response_minutes: Mapping[str, int] = field(
+        default_factory=lambda: DEFAULT_FIRST_RESPONSE_MINUTES
+    )
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -249,6 +258,14 @@ class Settings:
             telegram_api_base_url=env.get(
                 "TELEGRAM_API_BASE_URL", "https://api.telegram.org"
             ).rstrip("/"),
+            first_response_minutes=MappingProxyType(
+                {
+                    priority: _positive_int(
+                        env, f"FIRST_RESPONSE_MINUTES_{priority.upper()}", default
+                    )
+                    for priority, default in DEFAULT_FIRST_RESPONSE_MINUTES.items()
+                }
+            ),
             # Secrets stay typed: never copy them here as plain strings.
             extra={
                 k: v for k, v in env.items() if k.startswith("HELPLINE_") and k not in _SECRET_NAMES

@@ -52,12 +52,12 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back on error."""
-        session = self._sessions()
+        session = self.sessions()
         try:
             yield session
             session.commit()

@@ -82,6 +82,10 @@ class CaseNotFound(CaseError):
     """No such case, or not visible to the caller's organisation."""
 
 
+class AlertNotFound(CaseError):
+    """No such alert, or not one of the caller's organisation."""
+
+
 class CaseConflict(CaseError):
     """The case is not in a state that allows the action (claimed by someone else, closed)."""
 

@@ -193,6 +193,8 @@ class Case(Base):
         Index("ix_cases_org_status_priority", "organisation_id", "status", "priority", "opened_at"),
         # Finding the open case of a conversation when a message arrives in human mode.
         Index("ix_cases_conversation_status", "conversation_id", "status"),
+        # The deadline sweep: open cases whose first response is overdue.
+        Index("ix_cases_status_deadline", "status", "deadline_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -212,6 +214,14 @@ class Case(Base):
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column(default=None)
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The first response is due by then (bot.cases.deadline_for); a caseworker's first
+    # reply meets it; the sweep marks it missed once.
+    deadline_at: Mapped[datetime | None] = mapped_column(default=None)
+    first_response_at: Mapped[datetime | None] = mapped_column(default=None)
+    deadline_missed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The person's rating (1 to 5) after closing; asked at most once per closing.
+    rating: Mapped[int | None] = mapped_column(Integer, default=None)
+    rating_requested_at: Mapped[datetime | None] = mapped_column(default=None)
 
     conversation: Mapped[Conversation] = relationship()
     organisation: Mapped[Organisation] = relationship()
@@ -440,3 +450,50 @@ class DailyCount(Base):
     language: Mapped[str] = mapped_column(String(8))
     metric: Mapped[str] = mapped_column(String(60))
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AuditEntry(Base):
+    """Who viewed or did what to which case, and when. Append-only.
+
+    ``case_id`` is deliberately not a foreign key: the trail outlives the case rows
+    that retention deletes. It never holds a message body or an address.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        # A case's audit trail, for its supervisors.
+        Index("ix_audit_log_case", "case_id", "id"),
+        # What one user viewed and did, newest first.
+        Index("ix_audit_log_user", "user_id", "id"),
+        # An organisation's trail, by time.
+        Index("ix_audit_log_org_created", "organisation_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    organisation_id: Mapped[int] = mapped_column(Integer)
+    case_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    action: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    """Something an organisation's supervisors must see (a missed first-response deadline)."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        # A supervisor's alerts: the organisation's unacknowledged ones first, newest first.
+        Index("ix_alerts_org_ack", "organisation_id", "acknowledged_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), default=None
+    )
+    kind: Mapped[str] = mapped_column(String(30))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)

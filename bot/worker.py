@@ -5,6 +5,9 @@ pseudonym; Rasa's texts are rendered for the channel and stored in the outbox in
 the same transaction that marks the inbound row done, then sent. Control messages
 from actions (``{"helpline": {...}}``) open cases and change the language.
 Human mode: the message is appended to the open case; the bot stays silent.
+A reply "1" to "5" to the rating question asked when a case closed is recorded on
+that case and never reaches Rasa. The periodic sweep also marks first-response
+deadlines missed and alerts the supervisors (``bot.cases.sweep_deadlines``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import cases, erasure, langid, outbox, redflags, retention
+from bot import cases, closing, erasure, langid, outbox, redflags, retention
 from bot.app_state import AppState
 from bot.errors import RasaUnavailable
 from bot.i18n import _
@@ -140,10 +143,23 @@ class Worker:
                 return conversations, queued
 
         conversations, queued = await asyncio.to_thread(pending)
+        await asyncio.to_thread(self.sweep_deadlines)
         for conversation_id in conversations:
             if conversation_id not in self._failures:
                 await self.state.queue.put(conversation_id)
         await outbox.deliver_all(self.state, queued)
+
+    def sweep_deadlines(self) -> int:
+        """Alert supervisors of first responses newly overdue; returns how many."""
+        with self.state.db.session() as session:
+            missed = cases.sweep_deadlines(session)
+        for alert in missed:
+            log.warning(
+                "case %s: first-response deadline missed; organisation %s alerted",
+                alert.case_id,
+                alert.organisation_id,
+            )
+        return len(missed)
 
     async def handle_conversation(self, conversation_id: int) -> None:
         async with self.state.queue.lock(conversation_id):
@@ -194,6 +210,11 @@ class Worker:
         if snapshot["mode"] == "human":
             await asyncio.to_thread(self._to_case, message_id)
             return
+        if cases.parse_rating(snapshot["text"]) is not None:
+            thanks = await asyncio.to_thread(self._rating, message_id)
+            if thanks is not None:
+                await outbox.deliver_all(self.state, thanks)
+                return
         turn = Turn()
         language = snapshot["language"]
         if snapshot["text"]:
@@ -274,13 +295,29 @@ class Worker:
                 analysis = redflags.analyze(message.body or "")
                 if analysis.indicators:
                     cases.flag(
-                        session, case, analysis.risk, [i.to_dict() for i in analysis.indicators]
+                        session,
+                        case,
+                        analysis.risk,
+                        [i.to_dict() for i in analysis.indicators],
+                        deadlines=self.state.settings.first_response_minutes,
                     )
             else:  # the case closed between the snapshot and now: the bot takes it next time
                 session.get(Conversation, message.conversation_id).mode = "bot"  # type: ignore[union-attr]
                 return
             message.status = DONE
             message.processed_at = utcnow()
+
+    def _rating(self, message_id: int) -> list[int] | None:
+        """A reply to the rating question is recorded on its case; Rasa never sees it."""
+        with self.state.db.session() as session:
+            message = session.get(Message, message_id)
+            if message is None or message.status != RECEIVED:
+                return None
+            thanks = closing.rating_reply(self.state, session, message)
+            if thanks is not None:
+                message.status = DONE
+                message.processed_at = utcnow()
+            return thanks
 
     def _apply(self, message_id: int, turn: Turn) -> list[int]:
         """Controls, outbox rows and the inbound row's status, in one transaction."""
@@ -322,11 +359,12 @@ class Worker:
                 indicators=indicators if isinstance(indicators, list) else [],
                 consent=str(request["consent"])[:30] if request.get("consent") else None,
                 screening=screening if isinstance(screening, dict) else None,
+                deadlines=self.state.settings.first_response_minutes,
             )
             cases.add_person_message(session, opened.case, message)
             log.info(
                 "conversation %s: case %s %s",
                 conversation.id,
                 opened.case.id,
-                "opened" if opened.created else "already open",
+                "opened" if opened.created else "reopened" if opened.reopened else "already open",
             )

@@ -10,14 +10,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
-from bot import attachments, auth, cases, outbox
+from bot import attachments, auth, cases, closing, outbox
 from bot.app_state import AppState
-from bot.errors import CaseConflict, CaseNotFound, MediaUnavailable, PermissionDenied
-from bot.models import Case, Conversation, Message, User
-from channels.base import Outgoing
+from bot.errors import (
+    AlertNotFound,
+    CaseConflict,
+    CaseNotFound,
+    MediaUnavailable,
+    PermissionDenied,
+)
+from bot.models import Alert, AuditEntry, Case, Conversation, Message, User
 
 router = APIRouter(prefix="/api/v1", tags=["caseworker API"])
 bearer = HTTPBearer(auto_error=False)
@@ -61,6 +66,22 @@ class TokenResponse(BaseModel):
     expires_in: int
 
 
+class ErrorOut(BaseModel):
+    detail: str | dict[str, Any]
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers a route gives."""
+    meaning = {
+        401: "no valid bearer token",
+        403: "the caller's role does not allow this",
+        404: "no such case in the caller's organisation",
+        409: "the case is not in a state that allows this",
+        422: "the request is malformed or names an unknown value",
+    }
+    return {code: {"model": ErrorOut, "description": meaning[code]} for code in codes}
+
+
 class CaseSummary(BaseModel):
     id: int
     status: str
@@ -75,6 +96,10 @@ class CaseSummary(BaseModel):
     claimed_at: datetime | None
     closed_at: datetime | None
     outcome: str | None
+    deadline_at: datetime | None = Field(description="when the first response is due")
+    first_response_at: datetime | None
+    deadline_missed: bool
+    rating: int | None = Field(description="the person's rating, 1 to 5, after closing")
 
 
 class TranscriptMessage(BaseModel):
@@ -116,7 +141,46 @@ class CloseRequest(BaseModel):
     outcome: str = Field(description="one of: " + ", ".join(cases.OUTCOMES))
 
 
-PRIORITY_NAMES = {value: name for name, value in cases.PRIORITIES.items()}
+class TransferRequest(BaseModel):
+    """Exactly one of: a colleague, or another organisation (the person must have consented)."""
+
+    user_id: int | None = None
+    organisation_id: int | None = None
+
+    @model_validator(mode="after")
+    def exactly_one(self) -> TransferRequest:
+        if (self.user_id is None) == (self.organisation_id is None):
+            raise ValueError("give either user_id or organisation_id")
+        return self
+
+
+class AlertOut(BaseModel):
+    id: int
+    kind: str
+    case_id: int | None
+    data: dict[str, Any]
+    created_at: datetime
+    acknowledged_at: datetime | None
+
+
+class AuditOut(BaseModel):
+    id: int
+    user: str | None = Field(description="the user's name; null for the helpline itself")
+    action: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class Queued(BaseModel):
+    id: int
+    status: str
+
+
+class Created(BaseModel):
+    id: int
+
+
+PRIORITY_NAMES = cases.PRIORITY_NAMES
 
 
 def summary(case: Case) -> dict[str, Any]:
@@ -134,12 +198,18 @@ def summary(case: Case) -> dict[str, Any]:
         "claimed_at": case.claimed_at,
         "closed_at": case.closed_at,
         "outcome": case.outcome,
+        "deadline_at": case.deadline_at,
+        "first_response_at": case.first_response_at,
+        "deadline_missed": case.deadline_missed_at is not None,
+        "rating": case.rating,
     }
 
 
 def _errors(error: Exception) -> HTTPException:
     if isinstance(error, CaseNotFound):
         return HTTPException(404, "no such case")
+    if isinstance(error, AlertNotFound):
+        return HTTPException(404, "no such alert")
     if isinstance(error, CaseConflict):
         return HTTPException(409, str(error))
     if isinstance(error, PermissionDenied):
@@ -149,7 +219,7 @@ def _errors(error: Exception) -> HTTPException:
     raise error
 
 
-@router.post("/auth/token", response_model=TokenResponse)
+@router.post("/auth/token", response_model=TokenResponse, responses=errors(401, 422))
 def token(body: TokenRequest, session: SessionDep) -> dict[str, Any]:
     try:
         user = auth.authenticate(session, body.username, body.password)
@@ -162,7 +232,7 @@ def token(body: TokenRequest, session: SessionDep) -> dict[str, Any]:
     return {"access_token": value, "token_type": "bearer", "expires_in": lifetime}
 
 
-@router.get("/cases", response_model=list[CaseSummary])
+@router.get("/cases", response_model=list[CaseSummary], responses=errors(401, 403, 422))
 def list_cases(
     session: SessionDep, user: UserDep, status: str | None = None
 ) -> list[dict[str, Any]]:
@@ -172,13 +242,13 @@ def list_cases(
         raise _errors(error) from None
 
 
-@router.get("/cases/{case_id}", response_model=CaseDetail)
+@router.get("/cases/{case_id}", response_model=CaseDetail, responses=errors(401, 403, 404))
 def get_case(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
     try:
         case = cases.get_case(session, user, case_id)
     except (CaseNotFound, PermissionDenied) as error:
         raise _errors(error) from None
-    return summary(case) | {
+    detail = summary(case) | {
         "consent": case.consent,
         "indicators": cases.indicators_of(case),
         "transcript": [
@@ -205,6 +275,8 @@ def get_case(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]
             for e in case.events
         ],
     }
+    session.commit()  # the view's audit entry
+    return detail
 
 
 def _username(session: Session, user_id: int | None) -> str | None:
@@ -214,7 +286,9 @@ def _username(session: Session, user_id: int | None) -> str | None:
     return user.username if user else None
 
 
-@router.post("/cases/{case_id}/claim", response_model=CaseSummary)
+@router.post(
+    "/cases/{case_id}/claim", response_model=CaseSummary, responses=errors(401, 403, 404, 409)
+)
 def claim(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
     try:
         case = cases.claim(session, user, case_id)
@@ -233,7 +307,12 @@ def _queued(
     return {"id": message.id, "status": "queued"}
 
 
-@router.post("/cases/{case_id}/messages", status_code=202)
+@router.post(
+    "/cases/{case_id}/messages",
+    status_code=202,
+    response_model=Queued,
+    responses=errors(401, 403, 404, 409, 422),
+)
 def reply(
     case_id: int,
     body: ReplyRequest,
@@ -270,7 +349,12 @@ def reply(
     return _queued(session, state, background, message)
 
 
-@router.post("/cases/{case_id}/template", status_code=202)
+@router.post(
+    "/cases/{case_id}/template",
+    status_code=202,
+    response_model=Queued,
+    responses=errors(401, 403, 404, 409),
+)
 def send_template(
     case_id: int,
     session: SessionDep,
@@ -328,7 +412,12 @@ async def attachment(
     )
 
 
-@router.post("/cases/{case_id}/notes", status_code=201)
+@router.post(
+    "/cases/{case_id}/notes",
+    status_code=201,
+    response_model=Created,
+    responses=errors(401, 403, 404, 422),
+)
 def note(case_id: int, body: NoteRequest, session: SessionDep, user: UserDep) -> dict[str, Any]:
     try:
         event = cases.add_note(session, user, case_id, body.text)
@@ -338,7 +427,11 @@ def note(case_id: int, body: NoteRequest, session: SessionDep, user: UserDep) ->
     return {"id": event.id}
 
 
-@router.post("/cases/{case_id}/close", response_model=CaseSummary)
+@router.post(
+    "/cases/{case_id}/close",
+    response_model=CaseSummary,
+    responses=errors(401, 403, 404, 409, 422),
+)
 def close(
     case_id: int,
     body: CloseRequest,
@@ -348,20 +441,150 @@ def close(
     background: BackgroundTasks,
 ) -> dict[str, Any]:
     try:
-        case = cases.close(session, user, case_id, body.outcome)
+        closed = closing.close_case(state, session, user, case_id, body.outcome)
     except (CaseNotFound, CaseConflict, PermissionDenied, ValueError) as error:
         raise _errors(error) from None
-    conversation = case.conversation
-    rendered = state.nlg.render(
-        "utter_case_closed",
-        language=conversation.language,
-        country=conversation.country,
-        channel=case.channel,
-    )
-    channel = state.channels.get(case.channel)
-    outgoing = Outgoing(rendered.text, (), rendered.language)
-    parts = channel.render(outgoing) if channel else [outgoing]
-    ids = outbox.queue_outgoing(session, conversation, parts, author="bot", case_id=case.id)
     session.commit()
-    background.add_task(outbox.deliver_all, state, ids)
+    background.add_task(outbox.deliver_all, state, closed.outbound)
+    return summary(closed.case)
+
+
+@router.post(
+    "/cases/next",
+    response_model=CaseSummary,
+    responses={204: {"description": "no case is waiting"}, **errors(401, 403)},
+)
+def next_case(session: SessionDep, user: UserDep) -> Any:
+    """Claim the most urgent waiting case of the caller's organisation."""
+    try:
+        case = cases.next_case(session, user)
+    except PermissionDenied as error:
+        raise _errors(error) from None
+    session.commit()
+    if case is None:
+        return Response(status_code=204)
     return summary(case)
+
+
+@router.post(
+    "/cases/{case_id}/release",
+    response_model=CaseSummary,
+    responses=errors(401, 403, 404, 409),
+)
+def release(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    """Put a claimed case back in the queue (its caseworker, or a supervisor)."""
+    try:
+        case = cases.release(session, user, case_id)
+    except (CaseNotFound, CaseConflict, PermissionDenied) as error:
+        raise _errors(error) from None
+    session.commit()
+    return summary(case)
+
+
+@router.post(
+    "/cases/{case_id}/transfer",
+    response_model=CaseSummary,
+    responses=errors(401, 403, 404, 409, 422),
+)
+def transfer(
+    case_id: int,
+    body: TransferRequest,
+    session: SessionDep,
+    user: UserDep,
+    state: Annotated[AppState, Depends(get_state)],
+) -> dict[str, Any]:
+    """To a colleague (``user_id``) or, with the person's consent, another organisation.
+
+    A caseworker may hand on only the case they hold; a supervisor any case of their
+    organisation. 409 when the person has not consented to share their case.
+    """
+    try:
+        case = cases.transfer(
+            session,
+            user,
+            case_id,
+            to_user_id=body.user_id,
+            to_organisation_id=body.organisation_id,
+            deadlines=state.settings.first_response_minutes,
+        )
+    except (CaseNotFound, CaseConflict, PermissionDenied, ValueError) as error:
+        raise _errors(error) from None
+    session.commit()
+    return summary(case)
+
+
+@router.post(
+    "/cases/{case_id}/consent",
+    response_model=CaseSummary,
+    responses=errors(401, 403, 404, 409),
+)
+def consent(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    """Record that the person agreed, in the conversation, to share their case."""
+    try:
+        case = cases.record_consent(session, user, case_id)
+    except (CaseNotFound, CaseConflict, PermissionDenied) as error:
+        raise _errors(error) from None
+    session.commit()
+    return summary(case)
+
+
+@router.get(
+    "/cases/{case_id}/audit",
+    response_model=list[AuditOut],
+    responses=errors(401, 403, 404),
+)
+def audit_trail(case_id: int, session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
+    """Who viewed and did what on the case (supervisors)."""
+    try:
+        entries = cases.audit_trail(session, user, case_id)
+    except (CaseNotFound, PermissionDenied) as error:
+        raise _errors(error) from None
+    session.commit()
+    return [_audit_out(session, entry) for entry in entries]
+
+
+def _audit_out(session: Session, entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "user": _username(session, entry.user_id),
+        "action": entry.action,
+        "data": entry.data,
+        "created_at": entry.created_at,
+    }
+
+
+@router.get("/alerts", response_model=list[AlertOut], responses=errors(401, 403))
+def list_alerts(
+    session: SessionDep, user: UserDep, include_acknowledged: bool = False
+) -> list[dict[str, Any]]:
+    """The organisation's alerts (missed first-response deadlines), newest first (supervisors)."""
+    try:
+        found = cases.alerts(session, user, include_acknowledged=include_acknowledged)
+    except PermissionDenied as error:
+        raise _errors(error) from None
+    return [_alert_out(alert) for alert in found]
+
+
+@router.post(
+    "/alerts/{alert_id}/acknowledge",
+    response_model=AlertOut,
+    responses=errors(401, 403, 404),
+)
+def acknowledge_alert(alert_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]:
+    try:
+        alert = cases.acknowledge_alert(session, user, alert_id)
+    except (AlertNotFound, PermissionDenied) as error:
+        raise _errors(error) from None
+    session.commit()
+    return _alert_out(alert)
+
+
+def _alert_out(alert: Alert) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "case_id": alert.case_id,
+        "data": alert.data,
+        "created_at": alert.created_at,
+        "acknowledged_at": alert.acknowledged_at,
+    }

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from bot import auth, cases
+from bot import closing as closing_module
 from bot.app_state import AppState
 from bot.config import Settings
 from bot.models import ApiToken, Case, CaseEvent, Conversation, Message, utcnow
@@ -315,7 +316,11 @@ def test_close_with_outcome_queues_the_closing_message(
             select(Message).where(Message.case_id == case_id, Message.direction == "out")
         )
         expected = state.nlg.render("utter_case_closed", language="en", channel="web").text
-        assert [(m.author, m.body, m.status) for m in closing] == [("bot", expected, "delivered")]
+        assert [(m.author, m.body, m.status) for m in closing] == [
+            ("bot", expected, "delivered"),
+            ("bot", closing_module.rating_question("en"), "delivered"),
+        ]
+        assert case.rating_requested_at is not None
 
 
 ROUTES = {

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from bot import cases
+from bot import cases, live
 from bot.db import Database
 from bot.errors import CaseConflict, CaseNotFound, PermissionDenied
-from bot.models import Case, Conversation, Message, Organisation, User
+from bot.models import AuditEntry, Case, Conversation, Message, Organisation, User, utcnow
 from tests.helpers import factories
 
 
@@ -144,18 +145,103 @@ def test_unknown_priority_is_refused(db: Database) -> None:
             cases.open_case(session, conversation, reason="x", priority="urgent", channel="web")
 
 
-def test_a_closed_case_is_followed_by_a_new_one(db: Database) -> None:
+def _closed_days_ago(session: Session, case: Case, days: float) -> None:
+    case.closed_at = utcnow() - timedelta(days=days)
+    session.flush()
+
+
+def test_a_new_request_within_seven_days_reopens_the_case_for_its_caseworker(
+    db: Database,
+) -> None:
     with db.session() as session:
         org = factories.organisation(session)
         worker = factories.user(session, org)
         first = factories.case(session)
         cases.claim(session, worker, first.id)
+        cases.add_caseworker_message(session, worker, first.id, "hello")
         cases.close(session, worker, first.id, "information_given")
+        _closed_days_ago(session, first, 6.9)
+
+        again = cases.open_case(
+            session, first.conversation, reason="red_flag", priority="high", channel="web"
+        )
+
+        assert (again.case.id, again.created, again.reopened) == (first.id, False, True)
+        case = again.case
+        assert (case.status, case.assigned_user_id, case.outcome, case.closed_at) == (
+            cases.CLAIMED,
+            worker.id,
+            None,
+            None,
+        )
+        assert (case.priority, case.first_response_at) == (cases.PRIORITIES["high"], None)
+        assert case.deadline_at is not None
+        assert case.deadline_at - utcnow() <= timedelta(hours=1)
+        assert case.conversation.mode == "human"
+        assert (case.events[-1].kind, case.events[-1].data) == (
+            "reopened",
+            {
+                "reason": "red_flag",
+                "priority": "high",
+                "previous_outcome": "information_given",
+                "assigned_user_id": worker.id,
+            },
+        )
+        assert session.scalar(select(func.count()).select_from(Case)) == 1
+
+
+@pytest.mark.parametrize(
+    "gone",
+    ["deactivated", "moved-organisation", "now-editor"],
+    ids=["deactivated", "moved-organisation", "now-editor"],
+)
+def test_a_reopened_case_is_queued_when_its_caseworker_is_gone(db: Database, gone: str) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        elsewhere = factories.organisation(session, "Elsewhere", languages=["ne"])
+        worker = factories.user(session, org)
+        first = factories.case(session)
+        cases.claim(session, worker, first.id)
+        cases.close(session, worker, first.id, "no_response")
+        if gone == "deactivated":
+            worker.is_active = False
+        elif gone == "moved-organisation":
+            worker.organisation_id = elsewhere.id
+        else:
+            worker.role = cases.EDITOR
+        session.flush()
+
+        again = factories.case(session, first.conversation)
+
+        assert (again.id, again.status, again.assigned_user_id, again.organisation_id) == (
+            first.id,
+            cases.QUEUED,
+            None,
+            org.id,
+        )
+
+
+@pytest.mark.parametrize(
+    ("days", "outcome"),
+    [(7.1, "information_given"), (1, "erased")],
+    ids=["after-seven-days", "erased"],
+)
+def test_a_new_case_is_opened_after_seven_days_or_after_erasure(
+    db: Database, days: float, outcome: str
+) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        worker = factories.user(session, org)
+        first = factories.case(session)
+        cases.claim(session, worker, first.id)
+        cases.close(session, worker, first.id, outcome)
+        _closed_days_ago(session, first, days)
 
         second = factories.case(session, first.conversation)
 
         assert second.id != first.id
-        assert second.status == cases.QUEUED
+        assert (second.status, second.assigned_user_id) == (cases.QUEUED, None)
+        assert (first.status, first.outcome) == (cases.CLOSED, outcome)
         assert second.conversation.mode == "human"
 
 
@@ -474,3 +560,78 @@ def test_unknown_risk_counts_as_none(db: Database) -> None:
             risk="catastrophic",
         ).case
         assert (case.risk, [e.kind for e in case.events]) == ("none", ["opened"])
+
+
+def _audit(session: Session, case_id: int) -> list[tuple[int | None, str]]:
+    return [
+        (e.user_id, e.action)
+        for e in session.scalars(
+            select(AuditEntry).where(AuditEntry.case_id == case_id).order_by(AuditEntry.id)
+        )
+    ]
+
+
+def test_every_view_and_action_is_audited(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        worker = factories.user(session, org)
+        supervisor = factories.user(session, org, role=cases.SUPERVISOR)
+        case = factories.case(session)
+        case_id = case.id
+
+        cases.get_case(session, worker, case_id)
+        cases.claim(session, worker, case_id)
+        cases.add_caseworker_message(session, worker, case_id, "hello")
+        cases.add_note(session, worker, case_id, "note")
+        cases.release(session, worker, case_id)
+        cases.transfer(session, supervisor, case_id, to_user_id=worker.id)
+        cases.record_consent(session, worker, case_id)
+        cases.close(session, worker, case_id, "information_given")
+        cases.open_case(session, case.conversation, reason="x", priority="request", channel="web")
+        session.flush()
+
+        assert _audit(session, case_id) == [
+            (worker.id, "viewed"),
+            (worker.id, "claimed"),
+            (worker.id, "replied"),
+            (worker.id, "noted"),
+            (worker.id, "released"),
+            (supervisor.id, "transferred"),
+            (worker.id, "consent_recorded"),
+            (worker.id, "closed"),
+            (None, "reopened"),
+        ]
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.case_id == case_id))
+        assert {e.organisation_id for e in entries} == {org.id}
+
+
+def test_live_events_are_recorded_for_every_change(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        worker = factories.user(session, org)
+        conversation = factories.conversation(session)
+        case = factories.case(session, conversation)
+        cases.claim(session, worker, case.id)
+        cases.add_person_message(session, case, factories.inbound(session, conversation))
+        cases.add_caseworker_message(session, worker, case.id, "hi")
+        cases.flag(session, case, "high", [PASSPORT])
+        cases.release(session, worker, case.id)
+        cases.claim(session, worker, case.id)
+        cases.close(session, worker, case.id, "information_given")
+        cases.open_case(session, conversation, reason="x", priority="request", channel="web")
+
+        published = list(live.pending(session))
+
+    assert {org_id for org_id, _e in published} == {org.id}
+    assert [e["kind"] for _o, e in published] == [
+        "opened",
+        "claimed",
+        "message",
+        "message",
+        "flagged",
+        "released",
+        "claimed",
+        "closed",
+        "reopened",
+    ]
+    assert all(set(e) <= live.ALLOWED_KEYS for _o, e in published)
