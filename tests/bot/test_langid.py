@@ -46,6 +46,7 @@ def test_unknown_script_is_not_a_supported_language() -> None:
         ("mi patrona no me paga el sueldo hace dos meses", "es", None),
         ("how much should my salary be", "en", None),
         ("ok gracias", "en", None),
+        ("contract ko copy diyena", "ne", None),
     ],
     ids=[
         "short-stays",
@@ -53,6 +54,7 @@ def test_unknown_script_is_not_a_supported_language() -> None:
         "same-language",
         "english-stays",
         "two-words-stay",
+        "four-romanised-words-stay",
     ],
 )
 def test_language_is_sticky_until_written_clearly_and_at_length(
