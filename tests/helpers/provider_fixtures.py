@@ -21,15 +21,9 @@ from bot.app_state import AppState
 from bot.config import Settings
 from bot.worker import Worker
 from tests.helpers.app import make_app
-from tests.helpers.fake_telegram import BOT_TOKEN, FakeTelegram
-from tests.helpers.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-from tests.helpers.providers import (
-    PUBLIC_BASE_URL,
-    SMS_FROM,
-    TELEGRAM_SECRET,
-    WHATSAPP_FROM,
-    ScriptedRasa,
-)
+from tests.helpers.fake_telegram import FakeTelegram
+from tests.helpers.fake_twilio import FakeTwilio
+from tests.helpers.providers import PUBLIC_BASE_URL, ScriptedRasa, provider_settings
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,17 +57,7 @@ def fake_telegram() -> Iterator[FakeTelegram]:
 def provider_environ(
     environ: dict[str, str], fake_twilio: FakeTwilio, fake_telegram: FakeTelegram
 ) -> dict[str, str]:
-    return environ | {
-        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_SMS_FROM": SMS_FROM,
-        "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
-        "TWILIO_API_BASE_URL": fake_twilio.url,
-        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
-        "TELEGRAM_API_BASE_URL": fake_telegram.url,
-    }
+    return environ | provider_settings(PUBLIC_BASE_URL, fake_twilio.url, fake_telegram.url)
 
 
 @pytest.fixture

@@ -14,12 +14,28 @@ from bot import outbox
 from bot.app_state import AppState
 from bot.models import Case, Contact, Conversation, Message, utcnow
 from channels.base import Outgoing
-from tests.helpers import factories
+from tests.helpers import factories, fake_telegram, fake_twilio
 
 PUBLIC_BASE_URL = "https://helpline.example.org"
 SMS_FROM = "+15005550006"
 WHATSAPP_FROM = "+14155238886"
 TELEGRAM_SECRET = "webhook-secret_0123456789"
+
+
+def provider_settings(public_base_url: str, twilio_url: str, telegram_url: str) -> dict[str, str]:
+    """The variables that turn SMS, WhatsApp and Telegram on, against the fakes at these URLs."""
+    return {
+        "PUBLIC_BASE_URL": public_base_url,
+        "TWILIO_ACCOUNT_SID": fake_twilio.ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": fake_twilio.AUTH_TOKEN,
+        "TWILIO_SMS_FROM": SMS_FROM,
+        "TWILIO_WHATSAPP_FROM": WHATSAPP_FROM,
+        "TWILIO_API_BASE_URL": twilio_url,
+        "TELEGRAM_BOT_TOKEN": fake_telegram.BOT_TOKEN,
+        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        "TELEGRAM_API_BASE_URL": telegram_url,
+    }
+
 
 # What people write that a careless parser mangles; every one must be stored exactly.
 ODD_TEXTS = {

@@ -7,178 +7,25 @@ answering again. Runs against SQLite, or PostgreSQL and Redis in the second pass
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from bot.config import Settings
-from bot.runner import rasa_endpoints
+from tests.helpers.stack import PASSWORD, Stack, english, running
 
 pytestmark = pytest.mark.rasa
 
-ROOT = Path(__file__).resolve().parents[2]
-RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
-HELPLINE = Path(sys.executable).parent / "helpline"
-STARTUP_SECONDS = 240
-PASSWORD = "correct horse battery staple"
 SECRET_PHRASE = "my madam has not paid me for three months"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def english(response: str) -> str:
-    """The English source text of a response, as the content files declare it."""
-    for path in [ROOT / "domain.yml", *sorted((ROOT / "nlu_data").rglob("*.yml"))]:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for variation in (document.get("responses") or {}).get(response, []):
-            if "channel" not in variation and "condition" not in variation:
-                return str(variation["text"]).strip()
-    raise AssertionError(f"no response {response}")
-
-
-@dataclass
-class Stack:
-    base: str
-    env: dict[str, str]
-    logs: dict[str, Path]
-
-    def cli(self, *args: str, stdin: str | None = None) -> str:
-        result = subprocess.run(
-            [str(HELPLINE), *args],
-            env=self.env,
-            cwd=ROOT,
-            input=stdin,
-            text=True,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not (ROOT / "models" / ".trained").exists() or not RASA.exists():
-        pytest.fail(
-            "the integration test needs `make train` (the Rasa runtime and a trained model)"
-        )
-    var = tmp_path_factory.mktemp("stack")
-    ports = {name: free_port() for name in ("helpline", "rasa", "actions")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
-    env.update(
-        HELPLINE_ENV="test",
-        HELPLINE_VAR_DIR=str(var),
-        HELPLINE_PORT=str(ports["helpline"]),
-        RASA_URL=f"http://127.0.0.1:{ports['rasa']}",
-        ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}",
-        DATABASE_URL=os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{var}/helpline.db",
-        LOG_LEVEL="INFO",
-    )
-    if os.environ.get("TEST_REDIS_URL"):
-        env["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
-        import redis
-
-        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-    if os.environ.get("TEST_DATABASE_URL"):
-        from sqlalchemy import text
-
-        from bot.db import Database
-
-        database = Database(env["DATABASE_URL"])
-        with database.engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        database.dispose()
-    settings = Settings.load(env, env_file=None)
-    endpoints = rasa_endpoints(settings, ROOT)
-    env["RASA_TOKEN"] = settings.rasa_token.reveal()
-    commands = {
-        "rasa": [
-            str(RASA),
-            "run",
-            "--enable-api",
-            "--auth-token",
-            env["RASA_TOKEN"],
-            "--interface",
-            "127.0.0.1",
-            "--port",
-            str(ports["rasa"]),
-            "--model",
-            str(ROOT / "models"),
-            "--endpoints",
-            str(endpoints),
-            "--credentials",
-            str(ROOT / "credentials.yml"),
-        ],
-        "actions": [
-            str(RASA),
-            "run",
-            "actions",
-            "--actions",
-            "actions",
-            "--port",
-            str(ports["actions"]),
-        ],
-        "helpline": [str(HELPLINE), "serve"],
-    }
-    logs = {name: var / f"{name}.log" for name in commands}
-    children = []
-    for name, command in commands.items():
-        with logs[name].open("wb") as log:
-            children.append(
-                subprocess.Popen(
-                    command,
-                    cwd=ROOT,
-                    env=env | {"SANIC_HOST": "127.0.0.1"},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-    base = f"http://127.0.0.1:{ports['helpline']}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            for name, child in zip(commands, children, strict=True):
-                if child.poll() is not None:
-                    pytest.fail(f"{name} exited: {logs[name].read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    "the stack did not become healthy: "
-                    + "".join(f"\n--- {n}\n{p.read_text()[-2000:]}" for n, p in logs.items())
-                )
-            time.sleep(1)
-        yield Stack(base=base, env=env, logs=logs)
-    finally:
-        for child in children:
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
+    with running(tmp_path_factory.mktemp("stack")) as started:
+        yield started
 
 
 class Person:
