@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from bot import __version__
 from bot.app_state import AppState
 from bot.config import Settings
-from bot.routes import api, health, nlg
+from bot.routes import api, health, nlg, referrals
 from bot.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.include_router(health.router)
     app.include_router(nlg.router)
     app.include_router(api.router)
+    app.include_router(referrals.router)
     for channel in state.channels.values():
         router = channel.router()
         if router is not None:

@@ -855,3 +855,19 @@ def record_rating(session: Session, message: Message) -> Case | None:
     _event(session, case, "rated", rating=value, message_id=message.id)
     _publish(session, case, "rated")
     return case
+
+
+def referring_case(session: Session, user: User, case_id: int) -> Case:
+    """The case a caseworker refers its person from: one they work on, not closed."""
+    case = _find(session, user, case_id)
+    _require_working_on(case, user)
+    return case
+
+
+def record_referral(
+    session: Session, user: User | None, case: Case, status: str, **data: Any
+) -> CaseEvent:
+    """A referral from the case changed (bot.referrals): the timeline and live view show it."""
+    event = _event(session, case, f"referral_{status}", user, **data)
+    _publish(session, case, f"referral_{status}")
+    return event

@@ -123,7 +123,7 @@ def cities_in(session: Session, country: str) -> list[str]:
     )
 
 
-def find(
+def search(
     session: Session,
     *,
     country: str,
@@ -131,8 +131,11 @@ def find(
     need: str | None = None,
     city: str | None = None,
     limit: int = MAX_LISTED,
-) -> list[Match]:
-    """Active services in the country (and city), for the need, those speaking the language first."""
+) -> list[tuple[DirectoryService, str | None]]:
+    """Active services in the country (and city) for the need, those speaking the language first.
+
+    Each comes with the city where it is found.
+    """
     rows = session.execute(
         select(DirectoryService, DirectoryLocation)
         .join(
@@ -143,7 +146,7 @@ def find(
         .options(selectinload(DirectoryService.languages), selectinload(DirectoryService.phones))
         .order_by(DirectoryService.id, DirectoryLocation.id)
     ).all()
-    matches: list[tuple[tuple[int, int, int], Match]] = []
+    ranked: list[tuple[tuple[int, int, int], DirectoryService, str | None]] = []
     seen: set[int] = set()
     for service, location in rows:
         if service.id in seen or (need is not None and need not in service.needs):
@@ -154,20 +157,33 @@ def find(
         speaks = language in {x.code for x in service.languages}
         # Without a need named, a service that covers several needs is listed first.
         rank = (0 if speaks else 1, 0 if need else -len(service.needs), service.id)
-        matches.append(
-            (
-                rank,
-                Match(
-                    name=service.name,
-                    city=location.city,
-                    phone=service.phones[0].number if service.phones else None,
-                    speaks_language=speaks,
-                    demo=service.demo,
-                ),
-            )
+        ranked.append((rank, service, location.city))
+    ranked.sort(key=lambda item: item[0])
+    return [(service, city_name) for _rank, service, city_name in ranked[:limit]]
+
+
+def find(
+    session: Session,
+    *,
+    country: str,
+    language: str,
+    need: str | None = None,
+    city: str | None = None,
+    limit: int = MAX_LISTED,
+) -> list[Match]:
+    """What the bot lists: see :func:`search`."""
+    return [
+        Match(
+            name=service.name,
+            city=city_name,
+            phone=service.phones[0].number if service.phones else None,
+            speaks_language=language in {x.code for x in service.languages},
+            demo=service.demo,
         )
-    matches.sort(key=lambda item: item[0])
-    return [m for _rank, m in matches[:limit]]
+        for service, city_name in search(
+            session, country=country, language=language, need=need, city=city, limit=limit
+        )
+    ]
 
 
 def _line(match: Match) -> str:

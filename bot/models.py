@@ -497,3 +497,57 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
     acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+
+
+class Referral(Base):
+    """A person referred from a case to a service or another organisation, and what came of it.
+
+    Only what the person agreed to share travels (``shared``); the summary is encrypted.
+    """
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        # The referring organisation's list, and the overdue sweep (by status).
+        Index("ix_referrals_from_status", "from_organisation_id", "status"),
+        # The receiving organisation's inbox.
+        Index("ix_referrals_to_status", "to_organisation_id", "status"),
+        # A case page's referrals.
+        Index("ix_referrals_case", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    from_organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    created_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    to_service_id: Mapped[int | None] = mapped_column(
+        ForeignKey("directory_services.id", ondelete="SET NULL"), default=None
+    )
+    # The helpline organisation that answers: chosen directly, or the one behind the service.
+    to_organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), default=None
+    )
+    status: Mapped[str] = mapped_column(String(12))
+    needs: Mapped[list[Any]] = mapped_column(default=list)
+    consent_method: Mapped[str] = mapped_column(String(20))
+    consent_at: Mapped[datetime] = mapped_column()
+    # What the person agreed to share (bot.referrals.SHAREABLE).
+    shared: Mapped[list[Any]] = mapped_column(default=list)
+    summary: Mapped[str | None] = mapped_column(EncryptedText, default=None)
+    response_note: Mapped[str | None] = mapped_column(EncryptedText, default=None)
+    responded_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # An answer is due by then; once accepted, an outcome by follow_up_at.
+    respond_by: Mapped[datetime] = mapped_column()
+    follow_up_by: Mapped[datetime | None] = mapped_column(default=None)
+    responded_at: Mapped[datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+    overdue_flagged_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    case: Mapped[Case] = relationship()
+    to_service: Mapped[DirectoryService | None] = relationship()
+    from_organisation: Mapped[Organisation] = relationship(foreign_keys=[from_organisation_id])
+    to_organisation: Mapped[Organisation | None] = relationship(foreign_keys=[to_organisation_id])

@@ -7,7 +7,8 @@ from actions (``{"helpline": {...}}``) open cases and change the language.
 Human mode: the message is appended to the open case; the bot stays silent.
 A reply "1" to "5" to the rating question asked when a case closed is recorded on
 that case and never reaches Rasa. The periodic sweep also marks first-response
-deadlines missed and alerts the supervisors (``bot.cases.sweep_deadlines``).
+deadlines missed and alerts the supervisors (``bot.cases.sweep_deadlines``), and flags
+overdue referrals on their cases (``bot.referrals.sweep_overdue``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import cases, closing, erasure, langid, outbox, redflags, retention
+from bot import cases, closing, erasure, langid, outbox, redflags, referrals, retention
 from bot.app_state import AppState
 from bot.errors import RasaUnavailable
 from bot.i18n import _
@@ -155,6 +156,9 @@ class Worker:
         """Alert supervisors of first responses newly overdue; returns how many."""
         with self.state.db.session() as session:
             missed = cases.sweep_deadlines(session)
+            late = referrals.sweep_overdue(session)
+        for referral in late:
+            log.warning("referral %s: overdue; its case %s flagged", referral.id, referral.case_id)
         for alert in missed:
             log.warning(
                 "case %s: first-response deadline missed; organisation %s alerted",

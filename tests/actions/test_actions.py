@@ -159,8 +159,15 @@ async def test_set_language_tells_the_helpline_and_answers_in_the_new_language(
         ("window please", None),
         ("i am here", None),
     ],
-    ids=["devanagari-vowel-sign", "devanagari-arabic", "ethiopic-prefix", "arabic-prefix",
-         "latin-whole-word", "latin-inside-word", "short-code-word"],
+    ids=[
+        "devanagari-vowel-sign",
+        "devanagari-arabic",
+        "ethiopic-prefix",
+        "arabic-prefix",
+        "latin-whole-word",
+        "latin-inside-word",
+        "short-code-word",
+    ],
 )
 @pytest.mark.asyncio
 async def test_set_language_finds_names_the_lookup_tables_miss(
