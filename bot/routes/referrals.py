@@ -21,6 +21,7 @@ from bot.errors import (
 )
 from bot.models import Referral
 from bot.routes.api import SessionDep, UserDep
+from bot.routes.api import _errors as api_errors
 
 router = APIRouter(prefix="/api/v1", tags=["referrals"])
 
@@ -105,17 +106,11 @@ def out(referral: Referral, organisation_id: int) -> dict[str, Any]:
 
 
 def _errors(error: Exception) -> HTTPException:
-    if isinstance(error, CaseNotFound):
-        return HTTPException(404, "no such case")
     if isinstance(error, ReferralNotFound):
         return HTTPException(404, "no such referral")
-    if isinstance(error, CaseConflict | ReferralConflict):
+    if isinstance(error, ReferralConflict):
         return HTTPException(409, str(error))
-    if isinstance(error, PermissionDenied):
-        return HTTPException(403, str(error))
-    if isinstance(error, ValueError):
-        return HTTPException(422, str(error))
-    raise error
+    return api_errors(error)
 
 
 HANDLED = (

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -9,11 +8,9 @@ from fastapi.testclient import TestClient
 
 from bot import demo_directory, directory
 from bot.app_state import AppState
-from bot.config import Settings
 from bot.db import Database
 from bot.i18n import _
 from channels import sms
-from tests.helpers.app import make_app
 
 PERSON = {
     "en": 'Write "person" to talk to a caseworker.',
@@ -188,17 +185,6 @@ def test_detect_need(text: str, language: str, need: str | None) -> None:
 
 
 # --- the NLG endpoint renders utter_faq/services from the directory
-
-
-@pytest.fixture
-def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
-    return make_app(settings, monkeypatch)
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as client:
-        yield client
 
 
 def nlg_request(response: str, text: str, *, language: str, country: str | None) -> dict[str, Any]:

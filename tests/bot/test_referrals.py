@@ -1,43 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from bot import auth, cases, demo_directory, referrals
+from bot import cases, demo_directory, referrals
 from bot.app_state import AppState
-from bot.config import Settings
 from bot.models import CaseEvent, DirectoryOrganization, DirectoryService, User, utcnow
 from tests.helpers import factories
-from tests.helpers.app import make_app
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "_hasher", factories.FAST_HASHER)
-
-
-@pytest.fixture
-def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
-    return make_app(settings, monkeypatch)
-
-
-@pytest.fixture
-def state(app: FastAPI) -> AppState:
-    helpline: AppState = app.state.helpline
-    return helpline
-
-
-@pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as client:
-        yield client
 
 
 @dataclass
