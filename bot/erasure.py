@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot import cases
 from bot.app_state import AppState
 from bot.inbox import ERASED_PREFIX, new_pseudonym
-from bot.models import Case, CaseEvent, Contact, Conversation, Message, utcnow
+from bot.models import Case, CaseEvent, Contact, Conversation, Message, Referral, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,12 @@ def erase_in_database(session: Session, conversation_id: int) -> str | None:
     if case_ids:
         # Notes may quote the person; keep only the timeline's shape.
         session.execute(update(CaseEvent).where(CaseEvent.case_id.in_(case_ids)).values(text=None))
+        # What the caseworkers wrote about them in referrals goes too; the statuses stay.
+        session.execute(
+            update(Referral)
+            .where(Referral.case_id.in_(case_ids))
+            .values(summary=None, response_note=None)
+        )
     open_case = cases.open_case_of(session, conversation_id)
     if open_case is not None:
         open_case.status = cases.CLOSED

@@ -48,7 +48,14 @@ def use_keys(*keys: str, secret: str = "secret-one") -> crypto.Cipher:  # noqa: 
 
 def test_the_encrypted_columns_are_found_from_the_models() -> None:
     found = sorted(f"{table.name}.{column.name}" for table, column in encrypted_columns())
-    assert found == ["case_events.text", "contacts.address", "messages.body", "messages.payload"]
+    assert found == [
+        "case_events.text",
+        "contacts.address",
+        "messages.body",
+        "messages.payload",
+        "referrals.response_note",
+        "referrals.summary",
+    ]
 
 
 def test_rotation_moves_every_value_to_the_new_key_and_the_old_key_can_go(
@@ -67,6 +74,8 @@ def test_rotation_moves_every_value_to_the_new_key_and_the_old_key_can_go(
         "contacts.address": 1,
         "messages.body": 7,
         "messages.payload": 0,
+        "referrals.response_note": 0,
+        "referrals.summary": 0,
     }
     assert sum(result.current.values()) == 0
     newest = Fernet(new.encode())

@@ -258,3 +258,20 @@ def test_caseworkers_find_services_to_refer_to(client: TestClient, world: World)
     assert [(s["name"], s["city"], s["speaks_language"], s["demo"]) for s in found] == [
         ("[Demo] GWRC Women's Shelter", "Abu Dhabi", True, True)
     ]
+
+
+def test_erasing_the_person_erases_what_referrals_said_about_them(
+    client: TestClient, state: AppState, world: World
+) -> None:
+    from bot.erasure import erase_in_database
+    from bot.models import Case, Referral
+
+    referral_id = refer(client, world).json()["id"]
+    with state.db.session() as session:
+        case = session.get(Case, world.case_id)
+        assert case is not None
+        erase_in_database(session, case.conversation_id)
+    with state.db.session() as session:
+        referral = session.get(Referral, referral_id)
+        assert referral is not None
+        assert (referral.summary, referral.status) == (None, "sent")
