@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from bot import cases, live
 from bot.db import Database
-from bot.errors import CaseConflict, CaseNotFound, PermissionDenied
+from bot.errors import AlertNotFound, CaseConflict, CaseNotFound, PermissionDenied
 from bot.models import AuditEntry, Case, Conversation, Message, Organisation, User, utcnow
 from tests.helpers import factories
 
@@ -635,3 +635,460 @@ def test_live_events_are_recorded_for_every_change(db: Database) -> None:
         "reopened",
     ]
     assert all(set(e) <= live.ALLOWED_KEYS for _o, e in published)
+
+
+def test_next_case_claims_the_most_urgent_waiting_case_of_the_organisation(db: Database) -> None:
+    with db.session() as session:
+        mine = factories.organisation(session, "Mine", languages=["en"])
+        factories.organisation(session, "Theirs", languages=["ar"])
+        worker = factories.user(session, mine)
+        colleague = factories.user(session, mine)
+        old_request = factories.case(session, priority="request")
+        high = factories.case(session, priority="high")
+        factories.case(session, language="ar", priority="emergency")
+        taken = factories.case(session, priority="emergency")
+        cases.claim(session, colleague, taken.id)
+        new_high = factories.case(session, priority="high")
+        new_high.opened_at = high.opened_at + timedelta(seconds=1)
+        session.flush()
+
+        handed = [cases.next_case(session, worker) for _ in range(4)]
+
+        assert [c.id if c else None for c in handed] == [
+            high.id,
+            new_high.id,
+            old_request.id,
+            None,
+        ]
+        assert {(c.status, c.assigned_user_id) for c in handed if c} == {(cases.CLAIMED, worker.id)}
+        assert handed[0] is not None
+        assert [e.kind for e in handed[0].events] == ["opened", "assigned"]
+
+
+def test_next_case_is_for_case_roles_only(db: Database) -> None:
+    with db.session() as session:
+        editor = factories.user(session, factories.organisation(session), role=cases.EDITOR)
+        factories.case(session)
+        with pytest.raises(PermissionDenied):
+            cases.next_case(session, editor)
+
+
+def test_simultaneous_next_case_hands_each_case_to_one_caseworker(db: Database) -> None:
+    contenders, waiting = 12, 5
+    with db.session() as session:
+        org = factories.organisation(session)
+        user_ids = [factories.user(session, org).id for _ in range(contenders)]
+        case_ids = {factories.case(session).id for _ in range(waiting)}
+
+    barrier = threading.Barrier(contenders)
+    handed: dict[int, int | str | None] = {}
+
+    def contend(user_id: int) -> None:
+        barrier.wait()
+        try:
+            with db.session() as session:
+                user = session.get(User, user_id)
+                assert user is not None
+                case = cases.next_case(session, user)
+                handed[user_id] = case.id if case else None
+        except Exception as error:
+            handed[user_id] = f"error: {error!r}"
+
+    threads = [threading.Thread(target=contend, args=(uid,)) for uid in user_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    got = [v for v in handed.values() if v is not None]
+    assert sorted(got, key=str) == sorted(case_ids)
+    assert list(handed.values()).count(None) == contenders - waiting
+    with db.session() as session:
+        assigned = {
+            c.id: c.assigned_user_id for c in session.scalars(select(Case)) if c.id in case_ids
+        }
+        assert assigned == {case_id: uid for uid, case_id in handed.items() if case_id}
+
+
+def test_release_puts_the_case_back_in_the_queue(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        owner = factories.user(session, org)
+        colleague = factories.user(session, org)
+        supervisor = factories.user(session, org, role=cases.SUPERVISOR)
+        case = factories.case(session)
+        cases.claim(session, owner, case.id)
+
+        with pytest.raises(CaseConflict):
+            cases.release(session, colleague, case.id)
+        released = cases.release(session, owner, case.id)
+        assert (released.status, released.assigned_user_id, released.claimed_at) == (
+            cases.QUEUED,
+            None,
+            None,
+        )
+        with pytest.raises(CaseConflict):
+            cases.release(session, owner, case.id)
+        cases.claim(session, colleague, case.id)
+        cases.release(session, supervisor, case.id)
+
+        assert [(e.kind, e.user_id, e.data) for e in case.events if e.kind == "released"] == [
+            ("released", owner.id, {"from_user_id": owner.id}),
+            ("released", supervisor.id, {"from_user_id": colleague.id}),
+        ]
+        assert cases.next_case(session, colleague) is case
+
+
+def test_transfer_to_a_colleague(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        owner = factories.user(session, org)
+        colleague = factories.user(session, org)
+        case = factories.case(session)
+        cases.claim(session, owner, case.id)
+
+        moved = cases.transfer(session, owner, case.id, to_user_id=colleague.id)
+
+        assert (moved.status, moved.assigned_user_id) == (cases.CLAIMED, colleague.id)
+        assert (moved.events[-1].kind, moved.events[-1].user_id, moved.events[-1].data) == (
+            "transferred",
+            owner.id,
+            {"from_user_id": owner.id, "to_user_id": colleague.id},
+        )
+        with pytest.raises(PermissionDenied):
+            cases.transfer(session, owner, case.id, to_user_id=owner.id)
+
+
+def test_a_supervisor_reassigns_any_case_of_the_organisation(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        owner = factories.user(session, org)
+        colleague = factories.user(session, org)
+        supervisor = factories.user(session, org, role=cases.SUPERVISOR)
+        claimed = factories.case(session)
+        cases.claim(session, owner, claimed.id)
+        waiting = factories.case(session)
+
+        cases.transfer(session, supervisor, claimed.id, to_user_id=colleague.id)
+        cases.transfer(session, supervisor, waiting.id, to_user_id=owner.id)
+
+        assert (claimed.assigned_user_id, waiting.assigned_user_id) == (colleague.id, owner.id)
+        assert (claimed.status, waiting.status) == (cases.CLAIMED, cases.CLAIMED)
+        with pytest.raises(CaseConflict):
+            cases.transfer(session, supervisor, waiting.id, to_user_id=owner.id)
+
+
+def test_a_caseworker_cannot_hand_on_a_waiting_case(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        worker = factories.user(session, org)
+        colleague = factories.user(session, org)
+        case = factories.case(session)
+        with pytest.raises(PermissionDenied):
+            cases.transfer(session, worker, case.id, to_user_id=colleague.id)
+        assert (case.status, case.assigned_user_id) == (cases.QUEUED, None)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["other-organisation", "inactive", "editor", "unknown"],
+    ids=["other-organisation", "inactive", "editor", "unknown"],
+)
+def test_transfer_only_to_a_colleague_who_can_take_cases(db: Database, target: str) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        other = factories.organisation(session, "Other", languages=["ne"])
+        owner = factories.user(session, org)
+        if target == "other-organisation":
+            target_id = factories.user(session, other).id
+        elif target == "inactive":
+            gone = factories.user(session, org)
+            gone.is_active = False
+            target_id = gone.id
+        elif target == "editor":
+            target_id = factories.user(session, org, role=cases.EDITOR).id
+        else:
+            target_id = 999_999
+        case = factories.case(session)
+        cases.claim(session, owner, case.id)
+
+        with pytest.raises(ValueError, match="no colleague"):
+            cases.transfer(session, owner, case.id, to_user_id=target_id)
+        assert case.assigned_user_id == owner.id
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [{}, {"to_user_id": 1, "to_organisation_id": 1}],
+    ids=["neither", "both"],
+)
+def test_transfer_needs_exactly_one_target(db: Database, targets: dict[str, int]) -> None:
+    with db.session() as session:
+        owner = factories.user(session, factories.organisation(session))
+        case = factories.case(session)
+        cases.claim(session, owner, case.id)
+        with pytest.raises(ValueError, match="either"):
+            cases.transfer(session, owner, case.id, **targets)
+
+
+def test_a_closed_case_cannot_be_transferred(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        supervisor = factories.user(session, org, role=cases.SUPERVISOR)
+        colleague = factories.user(session, org)
+        case = factories.case(session)
+        cases.close(session, supervisor, case.id, "no_response")
+        with pytest.raises(CaseConflict):
+            cases.transfer(session, supervisor, case.id, to_user_id=colleague.id)
+
+
+def test_transfer_to_another_organisation_needs_the_persons_consent(db: Database) -> None:
+    with db.session() as session:
+        mine = factories.organisation(session, "Mine")
+        theirs = factories.organisation(session, "Theirs", languages=["ar"])
+        owner = factories.user(session, mine)
+        insider = factories.user(session, theirs)
+        case = factories.case(session, priority="high")
+        cases.claim(session, owner, case.id)
+        cases.add_caseworker_message(session, owner, case.id, "hello")
+        assert case.consent == "requested_by_person"
+
+        with pytest.raises(CaseConflict, match="consented"):
+            cases.transfer(session, owner, case.id, to_organisation_id=theirs.id)
+        with pytest.raises(ValueError, match="no other organisation"):
+            cases.transfer(session, owner, case.id, to_organisation_id=mine.id)
+        cases.record_consent(session, owner, case.id)
+        before = utcnow()
+        moved = cases.transfer(
+            session, owner, case.id, to_organisation_id=theirs.id, deadlines={"high": 30}
+        )
+
+        assert (moved.organisation_id, moved.status, moved.assigned_user_id) == (
+            theirs.id,
+            cases.QUEUED,
+            None,
+        )
+        assert moved.first_response_at is None
+        assert moved.deadline_at is not None
+        assert (
+            before + timedelta(minutes=30) <= moved.deadline_at <= utcnow() + timedelta(minutes=30)
+        )
+        with pytest.raises(CaseNotFound):
+            cases.get_case(session, owner, case.id)
+        assert cases.next_case(session, insider) is moved
+        published = [(org_id, e["kind"]) for org_id, e in live.pending(session)]
+        assert published[-3:] == [
+            (mine.id, "transferred"),
+            (theirs.id, "transferred"),
+            (theirs.id, "claimed"),
+        ]
+
+
+PRIORITY_MINUTES = {"emergency": 15, "high": 60, "medium": 240, "request": 1440}
+
+
+@pytest.mark.parametrize("priority", list(PRIORITY_MINUTES), ids=list(PRIORITY_MINUTES))
+def test_the_first_response_deadline_follows_the_priority(db: Database, priority: str) -> None:
+    with db.session() as session:
+        factories.organisation(session)
+        default = factories.case(session, priority=priority)
+        custom = cases.open_case(
+            session,
+            factories.conversation(session),
+            reason="request_human",
+            priority=priority,
+            channel="web",
+            deadlines={priority: 7},
+        ).case
+
+        assert default.deadline_at == default.opened_at + timedelta(
+            minutes=PRIORITY_MINUTES[priority]
+        )
+        assert custom.deadline_at == custom.opened_at + timedelta(minutes=7)
+
+
+def test_a_raised_priority_brings_the_deadline_forward(db: Database) -> None:
+    with db.session() as session:
+        factories.organisation(session)
+        conversation = factories.conversation(session)
+        case = factories.case(session, conversation, priority="request")
+        case.opened_at = case.opened_at - timedelta(hours=2)
+        case.deadline_at = case.opened_at + timedelta(hours=24)
+        before = utcnow()
+
+        cases.flag(session, case, "high", [PASSPORT])
+        after_flag = case.deadline_at
+        cases.open_case(
+            session, conversation, reason="emergency", priority="emergency", channel="web"
+        )
+
+        assert after_flag is not None and case.deadline_at is not None
+        assert before + timedelta(hours=1) <= after_flag <= utcnow() + timedelta(hours=1)
+        assert case.deadline_at <= utcnow() + timedelta(minutes=15)
+
+
+def _overdue_case(session: Session, priority: str = "emergency", **kwargs: str) -> Case:
+    case = factories.case(session, priority=priority, **kwargs)
+    case.opened_at = utcnow() - timedelta(hours=30)
+    case.deadline_at = case.opened_at + timedelta(minutes=PRIORITY_MINUTES[priority])
+    session.flush()
+    return case
+
+
+def test_the_sweep_alerts_supervisors_once_for_each_missed_deadline(db: Database) -> None:
+    with db.session() as session:
+        mine = factories.organisation(session, "Mine", languages=["en"])
+        theirs = factories.organisation(session, "Theirs", languages=["ar"])
+        worker = factories.user(session, mine)
+        supervisor = factories.user(session, mine, role=cases.SUPERVISOR)
+        their_supervisor = factories.user(session, theirs, role=cases.SUPERVISOR)
+        overdue = _overdue_case(session)
+        answered = _overdue_case(session)
+        cases.claim(session, worker, answered.id)
+        cases.add_caseworker_message(session, worker, answered.id, "I am here")
+        closed = _overdue_case(session)
+        cases.close(session, supervisor, closed.id, "no_response")
+        in_time = factories.case(session)
+        claimed_silent = _overdue_case(session, priority="high")
+        cases.claim(session, worker, claimed_silent.id)
+        theirs_overdue = _overdue_case(session, language="ar")
+
+        assert [c.id for c in cases.overdue_cases(session, worker)] == [
+            overdue.id,
+            claimed_silent.id,
+        ]
+        first = cases.sweep_deadlines(session)
+        again = cases.sweep_deadlines(session)
+
+        assert sorted((a.case_id, a.organisation_id, a.kind) for a in first) == sorted(
+            [
+                (overdue.id, mine.id, "deadline_missed"),
+                (claimed_silent.id, mine.id, "deadline_missed"),
+                (theirs_overdue.id, theirs.id, "deadline_missed"),
+            ]
+        )
+        assert again == []
+        assert [e.kind for e in overdue.events].count("deadline_missed") == 1
+        assert overdue.deadline_missed_at is not None
+        assert (
+            answered.deadline_missed_at,
+            closed.deadline_missed_at,
+            in_time.deadline_missed_at,
+        ) == (
+            None,
+            None,
+            None,
+        )
+        assert [a.case_id for a in cases.alerts(session, supervisor)] == [
+            claimed_silent.id,
+            overdue.id,
+        ]
+        assert [a.case_id for a in cases.alerts(session, their_supervisor)] == [theirs_overdue.id]
+        kinds = [(org_id, e["kind"], e["case_id"]) for org_id, e in live.pending(session)]
+        assert (mine.id, "deadline_missed", overdue.id) in kinds
+
+
+def test_alerts_are_for_supervisors_and_acknowledged_once(db: Database) -> None:
+    with db.session() as session:
+        mine = factories.organisation(session, "Mine", languages=["en"])
+        theirs = factories.organisation(session, "Theirs", languages=["ar"])
+        worker = factories.user(session, mine)
+        supervisor = factories.user(session, mine, role=cases.SUPERVISOR)
+        admin = factories.user(session, mine, role=cases.ADMIN)
+        outsider = factories.user(session, theirs, role=cases.SUPERVISOR)
+        _overdue_case(session)
+        (alert,) = cases.sweep_deadlines(session)
+
+        with pytest.raises(PermissionDenied):
+            cases.alerts(session, worker)
+        with pytest.raises(AlertNotFound):
+            cases.acknowledge_alert(session, outsider, alert.id)
+        cases.acknowledge_alert(session, supervisor, alert.id)
+        first_ack = alert.acknowledged_at
+        cases.acknowledge_alert(session, admin, alert.id)
+
+        assert (alert.acknowledged_by, alert.acknowledged_at) == (supervisor.id, first_ack)
+        assert cases.alerts(session, admin) == []
+        assert cases.alerts(session, admin, include_acknowledged=True) == [alert]
+
+
+def test_the_audit_trail_is_for_supervisors(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        worker = factories.user(session, org)
+        supervisor = factories.user(session, org, role=cases.SUPERVISOR)
+        case = factories.case(session)
+        cases.claim(session, worker, case.id)
+
+        with pytest.raises(PermissionDenied):
+            cases.audit_trail(session, worker, case.id)
+        trail = cases.audit_trail(session, supervisor, case.id)
+
+        assert [(e.user_id, e.action) for e in trail] == [(worker.id, "claimed")]
+        assert _audit(session, case.id)[-1] == (supervisor.id, "audit_viewed")
+
+
+def _rated_case(session: Session, *, asked_hours_ago: float = 0) -> tuple[Case, Conversation]:
+    conversation = factories.conversation(session)
+    case = factories.case(session, conversation)
+    worker = factories.user(session, case.organisation)
+    cases.claim(session, worker, case.id)
+    cases.close(session, worker, case.id, "information_given")
+    assert cases.ask_rating(session, case) is True
+    assert case.rating_requested_at is not None
+    case.rating_requested_at -= timedelta(hours=asked_hours_ago)
+    session.flush()
+    return case, conversation
+
+
+def test_a_reply_of_one_to_five_is_the_rating(db: Database) -> None:
+    with db.session() as session:
+        case, conversation = _rated_case(session)
+        reply = factories.inbound(session, conversation, " 4 ")
+
+        rated = cases.record_rating(session, reply)
+        later = cases.record_rating(session, factories.inbound(session, conversation, "5"))
+
+        assert rated is case
+        assert (case.rating, reply.case_id) == (4, case.id)
+        assert later is None
+        assert (case.events[-1].kind, case.events[-1].data) == (
+            "rated",
+            {"rating": 4, "message_id": reply.id},
+        )
+        assert cases.ask_rating(session, case) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0", "6", "four", "44", "", None],
+    ids=["zero", "six", "word", "two-digits", "empty", "none"],
+)
+def test_anything_else_is_not_a_rating(db: Database, text: str | None) -> None:
+    with db.session() as session:
+        case, conversation = _rated_case(session)
+        assert cases.record_rating(session, factories.inbound(session, conversation, text)) is None
+        assert case.rating is None
+
+
+def test_a_late_answer_or_one_after_other_messages_is_not_a_rating(db: Database) -> None:
+    with db.session() as session:
+        late, late_conversation = _rated_case(session, asked_hours_ago=25)
+        assert (
+            cases.record_rating(session, factories.inbound(session, late_conversation, "3")) is None
+        )
+
+        moved_on, conversation = _rated_case(session)
+        factories.inbound(session, conversation, "what about my passport?")
+        assert cases.record_rating(session, factories.inbound(session, conversation, "3")) is None
+        assert (late.rating, moved_on.rating) == (None, None)
+
+
+def test_no_rating_is_asked_of_an_open_case_or_twice(db: Database) -> None:
+    with db.session() as session:
+        case, conversation = _rated_case(session)
+        assert cases.ask_rating(session, case) is False
+        reopened = factories.case(session, conversation)
+        assert reopened is case
+        assert cases.ask_rating(session, case) is False
+        assert cases.record_rating(session, factories.inbound(session, conversation, "2")) is None
