@@ -3,18 +3,19 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from bot import cases, erasure, i18n
+from bot import cases, closing, erasure, i18n
 from bot.app_state import AppState
 from bot.config import Settings
 from bot.i18n import Catalogs
 from bot.inbox import accept, find_contact
-from bot.models import Case, CaseEvent, Contact, Conversation, Message
-from bot.worker import Worker
+from bot.models import Alert, Case, CaseEvent, Contact, Conversation, Message, utcnow
+from bot.worker import Turn, Worker
 from channels.base import Inbound, Media
 from tests.helpers import factories
 from tests.helpers.app import make_state
@@ -232,3 +233,91 @@ async def test_red_flags_in_human_mode_raise_the_case_risk_silently(
             "intimidation_threats",
         ]
     assert [m[0] for m in messages(state, conversation_id)] == ["in"]
+
+
+def closed_and_asked(state: AppState, *, address: str = "simulator:amina") -> int:
+    with state.db.session() as session:
+        conversation = factories.conversation(session, address=address)
+        case = factories.case(session, conversation)
+        worker = factories.user(session, case.organisation)
+        cases.claim(session, worker, case.id)
+        cases.close(session, worker, case.id, "information_given")
+        assert cases.ask_rating(session, case)
+        return case.id
+
+
+async def test_a_rating_reply_is_recorded_and_thanked_without_rasa(
+    state: AppState, worker: Worker
+) -> None:
+    case_id = closed_and_asked(state)
+    conversation_id = receive(state, "5")
+
+    await worker.handle_conversation(conversation_id)
+
+    thanks = closing.rating_thanks("en")
+    assert messages(state, conversation_id) == [
+        ("in", "person", "5", "done"),
+        ("out", "bot", thanks, "delivered"),
+    ]
+    assert worker._failures == {}
+    with state.db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None and case.rating == 5
+
+
+async def test_a_digit_nobody_asked_for_goes_to_rasa(state: AppState, worker: Worker) -> None:
+    conversation_id = receive(state, "5")
+
+    await worker.handle_conversation(conversation_id)
+
+    # Rasa is down in these tests: the message waits for it.
+    assert messages(state, conversation_id) == [("in", "person", "5", "received")]
+    assert worker._failures == {conversation_id: 1}
+
+
+async def test_the_sweep_marks_missed_deadlines(state: AppState, worker: Worker) -> None:
+    with state.db.session() as session:
+        case = factories.case(session, priority="emergency")
+        case.deadline_at = utcnow() - timedelta(minutes=1)
+
+    assert (worker.sweep_deadlines(), worker.sweep_deadlines()) == (1, 0)
+    await worker.sweep()
+    with state.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Alert)) == 1
+
+
+async def test_an_open_case_control_within_seven_days_reopens_the_case(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = build(
+        environ | {"FIRST_RESPONSE_MINUTES_HIGH": "30"},
+        f"http://127.0.0.1:{closed_port()}",
+        monkeypatch,
+    )
+    try:
+        with state.db.session() as session:
+            conversation = factories.conversation(session, address="simulator:amina")
+            case = factories.case(session, conversation)
+            caseworker = factories.user(session, case.organisation)
+            cases.claim(session, caseworker, case.id)
+            cases.close(session, caseworker, case.id, "referred_to_service")
+            case_id = case.id
+        receive(state, "I need a person again")
+        with state.db.session() as session:
+            message_id = session.scalar(select(Message.id).where(Message.direction == "in"))
+        assert message_id is not None
+        control = {"open_case": {"reason": "red_flag", "priority": "high", "risk": "high"}}
+
+        Worker(state)._apply(message_id, Turn(controls=[control]))
+
+        with state.db.session() as session:
+            reopened = session.get(Case, case_id)
+            assert reopened is not None
+            assert (reopened.status, reopened.assigned_user_id) == (cases.CLAIMED, caseworker.id)
+            assert reopened.deadline_at is not None
+            assert reopened.deadline_at <= utcnow() + timedelta(minutes=30)
+            assert reopened.conversation.mode == "human"
+            assert session.scalar(select(func.count()).select_from(Case)) == 1
+            assert session.get(Message, message_id).case_id == case_id  # type: ignore[union-attr]
+    finally:
+        await state.close()
