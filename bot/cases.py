@@ -695,8 +695,8 @@ def transcript(session: Session, case: Case) -> list[Message]:
 
 def audit_trail(session: Session, user: User, case_id: int) -> list[AuditEntry]:
     """Who viewed and did what on a case, oldest first (supervisors)."""
-    _require_supervising(user)
     case = _find(session, user, case_id)
+    _require_supervising(user)
     entries = list(
         session.scalars(
             select(AuditEntry).where(AuditEntry.case_id == case.id).order_by(AuditEntry.id)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,7 +17,17 @@ from bot import auth, cases
 from bot import closing as closing_module
 from bot.app_state import AppState
 from bot.config import Settings
-from bot.models import ApiToken, Case, CaseEvent, Conversation, Message, utcnow
+from bot.models import (
+    ApiToken,
+    AuditEntry,
+    Case,
+    CaseEvent,
+    Conversation,
+    Message,
+    Organisation,
+    User,
+    utcnow,
+)
 from tests.helpers import factories
 from tests.helpers.app import make_app
 
@@ -329,6 +340,11 @@ ROUTES = {
     "messages": ("post", "/messages", {"text": "hello"}),
     "notes": ("post", "/notes", {"text": "a note"}),
     "close": ("post", "/close", {"outcome": "information_given"}),
+    "release": ("post", "/release", None),
+    "transfer": ("post", "/transfer", {"user_id": 1}),
+    "consent": ("post", "/consent", None),
+    "audit": ("get", "/audit", None),
+    "template": ("post", "/template", None),
 }
 
 
@@ -403,8 +419,38 @@ def test_openapi_lists_the_contract_routes(client: TestClient) -> None:
         "/api/v1/cases/{case_id}/messages": {"post"},
         "/api/v1/cases/{case_id}/notes": {"post"},
         "/api/v1/cases/{case_id}/close": {"post"},
+        "/api/v1/cases/next": {"post"},
+        "/api/v1/cases/{case_id}/release": {"post"},
+        "/api/v1/cases/{case_id}/transfer": {"post"},
+        "/api/v1/cases/{case_id}/consent": {"post"},
+        "/api/v1/cases/{case_id}/audit": {"get"},
+        "/api/v1/alerts": {"get"},
+        "/api/v1/alerts/{alert_id}/acknowledge": {"post"},
     }
     assert {path: set(paths.get(path, {})) for path in expected} == expected
+
+
+def test_openapi_documents_answers_and_errors(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+
+    def answers(path: str, method: str = "post") -> set[str]:
+        return set(paths[path][method]["responses"])
+
+    assert answers("/api/v1/cases/{case_id}/claim") == {"200", "401", "403", "404", "409", "422"}
+    assert answers("/api/v1/cases/next") == {"200", "204", "401", "403"}
+    assert answers("/api/v1/cases/{case_id}/transfer") == {
+        "200",
+        "401",
+        "403",
+        "404",
+        "409",
+        "422",
+    }
+    assert answers("/api/v1/alerts", "get") == {"200", "401", "403", "422"}
+    summary = paths["/api/v1/cases/{case_id}/release"]["post"]["responses"]["200"]
+    assert summary["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CaseSummary"
+    }
 
 
 async def post_and_look_when_answered(
@@ -513,3 +559,235 @@ def test_conversation_of_a_closed_case_is_back_with_the_bot(
     with state.db.session() as session:
         modes = list(session.scalars(select(Conversation.mode)))
     assert modes == ["bot"]
+
+
+def user_token(state: AppState, org_name: str, role: str) -> tuple[int, str]:
+    with state.db.session() as session:
+        org = session.scalar(select(Organisation).where(Organisation.name == org_name))
+        assert org is not None
+        user = factories.user(session, org, role=role)
+        return user.id, factories.token(session, user)
+
+
+def test_twenty_simultaneous_claims_one_wins(
+    client: TestClient, state: AppState, world: World
+) -> None:
+    contenders = 20
+    tokens = [user_token(state, "Mine", cases.CASEWORKER)[1] for _ in range(contenders)]
+    case_id = new_case(state)
+    barrier = threading.Barrier(contenders)
+    statuses: list[int] = []
+
+    def contend(token: str) -> None:
+        barrier.wait()
+        statuses.append(
+            client.post(f"/api/v1/cases/{case_id}/claim", headers=bearer(token)).status_code
+        )
+
+    threads = [threading.Thread(target=contend, args=(t,)) for t in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(statuses) == [200] + [409] * (contenders - 1)
+    with state.db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert [e.kind for e in case.events] == ["opened", "assigned"]
+        claims = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "claimed")
+        assert session.scalar(claims) == 1
+
+
+def test_next_hands_the_most_urgent_case_then_204(
+    client: TestClient, state: AppState, world: World
+) -> None:
+    request = new_case(state, priority="request")
+    emergency = new_case(state, priority="emergency")
+    new_case(state, language="ar", priority="emergency")
+
+    first = client.post("/api/v1/cases/next", headers=bearer(world.alice))
+    second = client.post("/api/v1/cases/next", headers=bearer(world.bob))
+    none_left = client.post("/api/v1/cases/next", headers=bearer(world.alice))
+
+    assert (first.status_code, first.json()["id"], first.json()["assigned_to"]) == (
+        200,
+        emergency,
+        "alice",
+    )
+    assert (second.status_code, second.json()["id"], second.json()["assigned_to"]) == (
+        200,
+        request,
+        "bob",
+    )
+    assert (none_left.status_code, none_left.content) == (204, b"")
+
+
+def test_release_and_transfer(client: TestClient, state: AppState, world: World) -> None:
+    case_id = claimed_case(state, client, world.alice)
+    with state.db.session() as session:
+        bob_id = session.scalar(select(User.id).where(User.username == "bob"))
+
+    released = client.post(f"/api/v1/cases/{case_id}/release", headers=bearer(world.alice))
+    claimed = client.post(f"/api/v1/cases/{case_id}/claim", headers=bearer(world.alice))
+    moved = client.post(
+        f"/api/v1/cases/{case_id}/transfer", json={"user_id": bob_id}, headers=bearer(world.alice)
+    )
+    not_hers = client.post(f"/api/v1/cases/{case_id}/release", headers=bearer(world.alice))
+
+    assert (released.status_code, released.json()["status"]) == (200, "queued")
+    assert claimed.status_code == 200
+    assert (moved.status_code, moved.json()["assigned_to"]) == (200, "bob")
+    assert not_hers.status_code == 409
+
+
+def test_transfer_to_another_organisation_with_consent(
+    client: TestClient, state: AppState, world: World
+) -> None:
+    case_id = claimed_case(state, client, world.alice)
+    with state.db.session() as session:
+        theirs = session.scalar(select(Organisation.id).where(Organisation.name == "Theirs"))
+    path = f"/api/v1/cases/{case_id}/transfer"
+
+    refused = client.post(path, json={"organisation_id": theirs}, headers=bearer(world.alice))
+    consent = client.post(f"/api/v1/cases/{case_id}/consent", headers=bearer(world.alice))
+    moved = client.post(path, json={"organisation_id": theirs}, headers=bearer(world.alice))
+
+    assert refused.status_code == 409
+    assert "consented" in refused.json()["detail"]
+    assert consent.status_code == 200
+    assert (moved.status_code, moved.json()["status"]) == (200, "queued")
+    assert client.get(f"/api/v1/cases/{case_id}", headers=bearer(world.alice)).status_code == 404
+    assert client.get(f"/api/v1/cases/{case_id}", headers=bearer(world.carol)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"user_id": 1, "organisation_id": 1}, {"user_id": "bob"}, {"user_id": 999999}],
+    ids=["neither", "both", "not-an-id", "unknown-user"],
+)
+def test_bad_transfers_get_422(
+    client: TestClient, state: AppState, world: World, body: dict[str, Any]
+) -> None:
+    case_id = claimed_case(state, client, world.alice)
+
+    response = client.post(
+        f"/api/v1/cases/{case_id}/transfer", json=body, headers=bearer(world.alice)
+    )
+
+    assert response.status_code == 422
+    with state.db.session() as session:
+        assert session.get(Case, case_id).assigned_user.username == "alice"  # type: ignore[union-attr]
+
+
+def test_alerts_for_supervisors(client: TestClient, state: AppState, world: World) -> None:
+    _supervisor_id, supervisor = user_token(state, "Mine", cases.SUPERVISOR)
+    _other_id, their_supervisor = user_token(state, "Theirs", cases.SUPERVISOR)
+    case_id = new_case(state, priority="emergency")
+    with state.db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        case.deadline_at = utcnow() - timedelta(minutes=1)
+        session.flush()
+        cases.sweep_deadlines(session)
+
+    listed = client.get("/api/v1/alerts", headers=bearer(supervisor))
+    theirs = client.get("/api/v1/alerts", headers=bearer(their_supervisor))
+    forbidden = client.get("/api/v1/alerts", headers=bearer(world.alice))
+    alert_id = listed.json()[0]["id"]
+    stranger = client.post(
+        f"/api/v1/alerts/{alert_id}/acknowledge", headers=bearer(their_supervisor)
+    )
+    acknowledged = client.post(f"/api/v1/alerts/{alert_id}/acknowledge", headers=bearer(supervisor))
+    after = client.get("/api/v1/alerts", headers=bearer(supervisor))
+    everything = client.get(
+        "/api/v1/alerts", params={"include_acknowledged": True}, headers=bearer(supervisor)
+    )
+    detail = client.get(f"/api/v1/cases/{case_id}", headers=bearer(supervisor)).json()
+
+    assert [(a["kind"], a["case_id"], a["data"]["priority"]) for a in listed.json()] == [
+        ("deadline_missed", case_id, "emergency")
+    ]
+    assert (theirs.json(), forbidden.status_code, stranger.status_code) == ([], 403, 404)
+    assert acknowledged.status_code == 200
+    assert acknowledged.json()["acknowledged_at"] is not None
+    assert (after.json(), [a["id"] for a in everything.json()]) == ([], [alert_id])
+    assert (detail["deadline_missed"], detail["events"][-1]["kind"]) == (True, "deadline_missed")
+
+
+def test_views_and_actions_are_in_the_audit_trail(
+    client: TestClient, state: AppState, world: World
+) -> None:
+    _supervisor_id, supervisor = user_token(state, "Mine", cases.SUPERVISOR)
+    case_id = claimed_case(state, client, world.alice)
+    client.get(f"/api/v1/cases/{case_id}", headers=bearer(world.bob))
+    client.post(f"/api/v1/cases/{case_id}/notes", json={"text": "x"}, headers=bearer(world.bob))
+
+    trail = client.get(f"/api/v1/cases/{case_id}/audit", headers=bearer(supervisor))
+    forbidden = client.get(f"/api/v1/cases/{case_id}/audit", headers=bearer(world.alice))
+
+    assert trail.status_code == 200
+    assert [(e["user"], e["action"]) for e in trail.json()] == [
+        ("alice", "claimed"),
+        ("bob", "viewed"),
+        ("bob", "noted"),
+    ]
+    assert forbidden.status_code == 403
+
+
+# A case claimed by bob, acted on by a user of each role of the same organisation.
+SAME_ORGANISATION = {
+    # route: (caseworker, supervisor, admin, editor)
+    "get": (200, 200, 200, 403),
+    "claim": (409, 409, 409, 403),
+    "messages": (409, 202, 202, 403),
+    "notes": (201, 201, 201, 403),
+    "close": (409, 200, 200, 403),
+    "release": (409, 200, 200, 403),
+    "transfer": (403, 200, 200, 403),
+    "consent": (409, 200, 200, 403),
+    "audit": (403, 200, 200, 403),
+}
+ROLES = (cases.CASEWORKER, cases.SUPERVISOR, cases.ADMIN, cases.EDITOR)
+
+
+@pytest.mark.parametrize("role", ROLES, ids=list(ROLES))
+def test_every_route_for_every_role(
+    client: TestClient, state: AppState, world: World, role: str
+) -> None:
+    _user_id, token = user_token(state, "Mine", role)
+    with state.db.session() as session:
+        alice_id = world.alice_id
+        assert session.get(User, alice_id) is not None
+    statuses = {}
+    for name in SAME_ORGANISATION:
+        case_id = claimed_case(state, client, world.bob)
+        method, suffix, body = ROUTES[name]
+        if name == "transfer":
+            body = {"user_id": alice_id}
+        statuses[name] = client.request(
+            method, f"/api/v1/cases/{case_id}{suffix}", json=body, headers=bearer(token)
+        ).status_code
+    elsewhere = new_case(state, language="ar")
+    hidden = {
+        name: client.request(
+            method, f"/api/v1/cases/{elsewhere}{suffix}", json=body, headers=bearer(token)
+        ).status_code
+        for name, (method, suffix, body) in ROUTES.items()
+    }
+    listing = client.get("/api/v1/cases", headers=bearer(token)).status_code
+    # The supervisor's and the admin's release put one case back in the queue.
+    handed = tuple(
+        client.post("/api/v1/cases/next", headers=bearer(token)).status_code for _ in range(2)
+    )
+    alerts = client.get("/api/v1/alerts", headers=bearer(token)).status_code
+
+    column = ROLES.index(role)
+    assert statuses == {name: codes[column] for name, codes in SAME_ORGANISATION.items()}
+    assert hidden == dict.fromkeys(ROUTES, 403 if role == cases.EDITOR else 404)
+    assert (listing, handed, alerts) == {
+        cases.CASEWORKER: (200, (204, 204), 403),
+        cases.SUPERVISOR: (200, (200, 204), 200),
+        cases.ADMIN: (200, (200, 204), 200),
+        cases.EDITOR: (403, (403, 403), 403),
+    }[role]
