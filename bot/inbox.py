@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -82,6 +83,16 @@ def contact_and_conversation(session: Session, inbound: Inbound) -> tuple[Contac
     return contact, found
 
 
+def _payload(inbound: Inbound) -> str | None:
+    """Attachments and a chosen language, stored with the message (encrypted like its body)."""
+    payload: dict[str, Any] = {}
+    if inbound.media:
+        payload["media"] = [asdict(m) for m in inbound.media]
+    if inbound.chosen_language:
+        payload["language"] = inbound.chosen_language
+    return json.dumps(payload) if payload else None
+
+
 def accept(session: Session, inbound: Inbound) -> Accepted:
     """Store an inbound message once; a repeated provider id returns the stored row."""
     existing = session.scalar(
@@ -101,9 +112,7 @@ def accept(session: Session, inbound: Inbound) -> Accepted:
         channel=inbound.channel,
         provider_id=inbound.provider_id,
         body=inbound.text,
-        payload=json.dumps({"media": [asdict(m) for m in inbound.media]})
-        if inbound.media
-        else None,
+        payload=_payload(inbound),
         status=RECEIVED,
     )
     try:

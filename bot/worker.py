@@ -223,6 +223,9 @@ class Worker:
                 return
         turn = Turn()
         language = snapshot["language"]
+        if snapshot["chosen_language"] not in (None, language):
+            language = snapshot["chosen_language"]
+            turn.controls.append({"set_language": language})
         if snapshot["text"]:
             written_in = detected_language(snapshot["text"], language)
             if written_in is not None:
@@ -276,7 +279,7 @@ class Worker:
             conversation = session.get(Conversation, message.conversation_id)
             assert conversation is not None
             contact = conversation.contact
-            media = json.loads(message.payload).get("media") if message.payload else None
+            payload = json.loads(message.payload) if message.payload else {}
             return {
                 "conversation_id": conversation.id,
                 "mode": conversation.mode,
@@ -285,7 +288,8 @@ class Worker:
                 "channel": contact.channel,
                 "pseudonym": contact.pseudonym,
                 "text": (message.body or "").strip(),
-                "has_media": bool(media),
+                "has_media": bool(payload.get("media")),
+                "chosen_language": normalise(payload.get("language")),
                 "menu": conversation.last_menu or [],
             }
 

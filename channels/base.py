@@ -78,6 +78,8 @@ class Inbound:
     text: str | None
     media: tuple[Media, ...] = ()
     language_hint: str | None = None
+    # A language the person chose outright (a /start deep link): the conversation's from now.
+    chosen_language: str | None = None
     country_hint: str | None = None
 
 

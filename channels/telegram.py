@@ -250,9 +250,10 @@ class TelegramChannel(Channel):
             return self._ignored(update.update_id, "message in a group chat")
         language = message.from_user.language_code if message.from_user else None
         text = message.text or message.caption
+        chosen = None
         if message.text and message.text.startswith("/"):
-            text, deep_link_language = command(message.text)
-            language = deep_link_language or language
+            text, chosen = command(message.text)
+            language = chosen or language
         media = media_of(message)
         if not (text and text.strip()) and not media:
             return self._ignored(update.update_id, "message without text or attachment")
@@ -264,6 +265,7 @@ class TelegramChannel(Channel):
                 text=text if text and text.strip() else None,
                 media=tuple(media),
                 language_hint=language,
+                chosen_language=chosen,
             )
         )
 

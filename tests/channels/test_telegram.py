@@ -521,6 +521,35 @@ async def test_a_scripted_conversation_gets_inline_keyboards_and_presses_mean_ch
         assert conv is not None and conv.language == "ar"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("/start lang-am", "am"), ("/start", "ar"), ("/start xx", "ar")],
+    ids=["deep-link-language", "no-deep-link", "unknown-language"],
+)
+async def test_a_deep_link_language_switches_a_known_persons_conversation(
+    client: httpx.AsyncClient,
+    state: AppState,
+    rasa: ScriptedRasa,
+    worker: Worker,
+    text: str,
+    expected: str,
+) -> None:
+    conversation_id = new_conversation(state, "telegram", str(AMINA))
+    with state.db.session() as session:
+        conv = session.get(Conversation, conversation_id)
+        assert conv is not None
+        conv.language = conv.contact.language = "ar"
+
+    await converse(client, state, worker, text_update(300, AMINA, text, language_code="en"))
+
+    assert rasa.received == [
+        ("/greet", {"channel": "telegram", "language": expected, "country": None})
+    ]
+    with state.db.session() as session:
+        conv = session.get(Conversation, conversation_id)
+        assert conv is not None and (conv.language, conv.contact.language) == (expected, expected)
+
+
 # Registering the webhook -----------------------------------------------------------------
 
 
