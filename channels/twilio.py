@@ -109,9 +109,8 @@ ERRORS: dict[str, TwilioError] = {
     "30008": TwilioError("unknown error from the carrier"),
     "63003": TwilioError("this number cannot be reached on WhatsApp", unreachable=True),
     "63016": TwilioError(
-        "outside WhatsApp's 24-hour window (the person last wrote over 24 hours ago): "
-        "only an approved template can be sent until they write again; "
-        "send the case's template (POST /api/v1/cases/{id}/template)"
+        "outside WhatsApp's 24-hour window: only an approved template can go out until the "
+        "person writes again (POST /api/v1/cases/{id}/template)"
     ),
     "63018": TwilioError("WhatsApp's rate limit for this sender was exceeded"),
 }

@@ -108,6 +108,8 @@ class TranscriptMessage(BaseModel):
     author: str
     text: str | None
     status: str
+    # Why it failed: the provider's error code, explained.
+    error: str | None = None
     created_at: datetime
     # Each opens at /cases/{id}/messages/{message id}/media/{n}.
     media: list[dict[str, Any]] = []
@@ -258,6 +260,7 @@ def get_case(case_id: int, session: SessionDep, user: UserDep) -> dict[str, Any]
                 "author": m.author,
                 "text": m.body,
                 "status": m.status,
+                "error": m.error,
                 "created_at": m.created_at,
                 "media": attachments.listed(m),
             }

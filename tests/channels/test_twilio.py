@@ -642,6 +642,33 @@ async def test_a_failed_delivery_is_explained_on_the_message_and_the_case(
     assert case_events(state)[-1] == ("delivery_failed", {"message_id": row.id, "error": row.error})
 
 
+async def test_a_caseworker_sees_why_their_reply_was_not_delivered(
+    client: httpx.AsyncClient, state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    case_id, headers = await claimed_whatsapp_case(client, state, wrote_hours_ago=23.99)
+    reply = await client.post(
+        f"/api/v1/cases/{case_id}/messages", json={"text": "Are you safe?"}, headers=headers
+    )
+    [row] = rows(state, id=reply.json()["id"])
+    assert row.provider_id is not None
+    # Twilio's clock says the window closed before the message reached WhatsApp.
+    report = status_callback(row.provider_id, "undelivered", error_code=63016)
+
+    assert (await post(client, report, "/webhooks/twilio/status")).status_code == 204
+
+    case = (await client.get(f"/api/v1/cases/{case_id}", headers=headers)).json()
+    [out] = [m for m in case["transcript"] if m["direction"] == "out"]
+    explained = (
+        "twilio 63016: undelivered: outside WhatsApp's 24-hour window: only an approved "
+        "template can go out until the person writes again (POST /api/v1/cases/{id}/template)"
+    )
+    assert (out["status"], out["error"]) == ("failed", explained)
+    assert (case["events"][-1]["kind"], case["events"][-1]["data"]["error"]) == (
+        "delivery_failed",
+        explained,
+    )
+
+
 async def test_a_report_of_an_unknown_or_erased_message_changes_nothing(
     client: httpx.AsyncClient, state: AppState
 ) -> None:
