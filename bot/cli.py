@@ -8,6 +8,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import TYPE_CHECKING
 
 from bot.config import Settings
@@ -245,6 +246,40 @@ def cmd_keys_generate(settings: Settings | None, args: argparse.Namespace) -> in
     return 0
 
 
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from bot import report
+    from bot.models import Organisation
+
+    db = _with_session(settings)
+    out = Path(args.out or settings.var_dir / "reports" / f"{args.start}_{args.end}")
+    with db.session() as session:
+        organisation_id = None
+        if args.org:
+            organisation_id = session.scalar(
+                select(Organisation.id).where(Organisation.name == args.org)
+            )
+            if organisation_id is None:
+                raise HelplineError(f"no organisation {args.org!r}")
+        try:
+            figures = report.build(session, args.start, args.end, organisation_id=organisation_id)
+        except ValueError as error:
+            raise HelplineError(str(error)) from None
+    report.write(figures, out)
+    print(f"report written to {out / 'report.html'} (charts as PNG, figures as CSV beside it)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -340,6 +375,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(
         "seed", help="demo organisations, users and services, all marked as demo"
     ).set_defaults(func=cmd_demo_seed)
+
+    report_parser = commands.add_parser(
+        "report", help="figures for advocacy: HTML with charts, and CSV (aggregates only)"
+    )
+    report_parser.add_argument("--from", dest="start", type=_date, required=True, help="YYYY-MM-DD")
+    report_parser.add_argument("--to", dest="end", type=_date, required=True, help="YYYY-MM-DD")
+    report_parser.add_argument("--out", help="folder to write (default: var/reports/FROM_TO)")
+    report_parser.add_argument("--org", help="one organisation's cases only (default: all)")
+    report_parser.set_defaults(func=cmd_report)
 
     telegram = commands.add_parser("telegram", help="the Telegram channel").add_subparsers(
         dest="telegram_command", required=True

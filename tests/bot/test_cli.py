@@ -140,3 +140,16 @@ def test_services_import_export_and_demo_seed(  # type: ignore[no-untyped-def]
     out, err = capsys.readouterr()
     assert f"exported {len(SERVICES)} services to {tmp_path / 'out.json'}" in out
     assert "organization.csv row 2: name is required" in err
+
+
+def test_report_writes_html_and_csv(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "figures"
+    assert run("report", "--from", "2026-10-01", "--to", "2026-10-31", "--out", str(out)) == 0
+    assert run("report", "--from", "2026-10-31", "--to", "2026-10-01", "--out", str(out)) == 1
+
+    printed, err = capsys.readouterr()
+    assert f"report written to {out / 'report.html'}" in printed
+    assert "error: the period ends before it starts" in err
+    assert (out / "summary.csv").read_text(encoding="utf-8").splitlines()[3] == "cases,0"
