@@ -682,6 +682,18 @@ def close(session: Session, user: User, case_id: int, outcome: str) -> Case:
     return case
 
 
+def close_erased(session: Session, case: Case) -> Case:
+    """The person had everything they wrote erased: their open case closes as ``erased``."""
+    case.status = CLOSED
+    case.outcome = "erased"
+    case.closed_at = utcnow()
+    case.conversation.mode = "bot"
+    _event(session, case, "closed", outcome="erased")
+    audit(session, None, CLOSED_ACTION, case, outcome="erased")
+    _publish(session, case, "closed")
+    return case
+
+
 def transcript(session: Session, case: Case) -> list[Message]:
     """The conversation's messages from shortly before the case opened onwards."""
     return list(

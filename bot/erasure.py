@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from bot import cases
 from bot.app_state import AppState
 from bot.inbox import ERASED_PREFIX, new_pseudonym
-from bot.models import Case, CaseEvent, Contact, Conversation, Message, Referral, utcnow
+from bot.models import Case, CaseEvent, Contact, Conversation, Message, Referral
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,7 @@ def erase_in_database(session: Session, conversation_id: int) -> str | None:
         )
     open_case = cases.open_case_of(session, conversation_id)
     if open_case is not None:
-        open_case.status = cases.CLOSED
-        open_case.outcome = "erased"
-        open_case.closed_at = utcnow()
-        session.add(CaseEvent(case_id=open_case.id, kind="closed", data={"outcome": "erased"}))
+        cases.close_erased(session, open_case)
     contact.address = ""
     contact.address_hash = ERASED_PREFIX + secrets.token_hex(16)
     contact.pseudonym = new_pseudonym()

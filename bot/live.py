@@ -53,6 +53,7 @@ ALLOWED_KEYS = frozenset(
         "deadline_at",
     }
 )
+SUBSCRIBE_TIMEOUT = 5.0
 HEARTBEAT = "heartbeat"
 # Told to a subscriber that fell behind: some events were lost, reload the queue.
 RESYNC = "resync"
@@ -202,6 +203,14 @@ class RedisBus(LiveBus):
     async def subscription(self, org_id: int) -> AsyncIterator[Subscription]:
         pubsub = self._subscriber.pubsub()
         await pubsub.subscribe(f"{self._prefix}{org_id}")
+        # SUBSCRIBE is only sent; wait for Redis to confirm it, so that what is
+        # published from now on (on other connections) is received.
+        confirmed = None
+        while confirmed is None or confirmed.get("type") != "subscribe":
+            confirmed = await pubsub.get_message(timeout=SUBSCRIBE_TIMEOUT)
+            if confirmed is None:
+                await pubsub.aclose()
+                raise TimeoutError("Redis did not confirm the live-update subscription")
         try:
             yield _RedisSubscription(pubsub)
         finally:
