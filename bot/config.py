@@ -118,6 +118,9 @@ class Settings:
     twilio_whatsapp_from: str | None = None
     # An approved WhatsApp template (Content SID) inviting the person to write again.
     twilio_whatsapp_template_sid: str | None = None
+    # Messages a second each Twilio sender may send; None: Twilio queues what is faster.
+    twilio_sms_rate: float | None = None
+    twilio_whatsapp_rate: float | None = None
     twilio_api_base_url: str = "https://api.twilio.com"
     telegram_bot_token: Secret | None = None
     telegram_webhook_secret: Secret | None = None
@@ -248,6 +251,8 @@ class Settings:
             twilio_sms_from=env.get("TWILIO_SMS_FROM"),
             twilio_whatsapp_from=env.get("TWILIO_WHATSAPP_FROM"),
             twilio_whatsapp_template_sid=template_sid,
+            twilio_sms_rate=_positive_number(env, "TWILIO_SMS_RATE"),
+            twilio_whatsapp_rate=_positive_number(env, "TWILIO_WHATSAPP_RATE"),
             twilio_api_base_url=env.get("TWILIO_API_BASE_URL", "https://api.twilio.com").rstrip(
                 "/"
             ),
@@ -271,6 +276,19 @@ class Settings:
                 k: v for k, v in env.items() if k.startswith("HELPLINE_") and k not in _SECRET_NAMES
             },
         )
+
+
+def _positive_number(env: Mapping[str, str], name: str) -> float | None:
+    raw = env.get(name)
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(name, f"must be a number, got {raw!r}") from None
+    if not 0 < value < float("inf"):
+        raise ConfigError(name, "must be greater than zero")
+    return value
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -46,6 +46,7 @@ from bot.errors import (
 from bot.models import utcnow
 from channels import webhooks
 from channels.base import MAX_MEDIA_BYTES, Channel, Fetched, Inbound, Limits, Media, Outgoing
+from channels.pacing import Pace, Pacer
 
 if TYPE_CHECKING:
     from twilio.http.response import Response as TwilioResponse
@@ -180,8 +181,10 @@ def make_client(settings: Settings) -> Client:
 class TwilioChannel(Channel):
     """What SMS and WhatsApp share: the client, the webhook, the error codes."""
 
-    # The Settings attribute holding this channel's sender, and how its addresses begin.
+    # The Settings attributes holding this channel's sender and its rate, and how its
+    # addresses begin.
     sender_setting: ClassVar[str]
+    rate_setting: ClassVar[str]
     address_prefix: ClassVar[str] = ""
     # Content types that mean another kind of attachment on this channel than their type says.
     media_kinds: ClassVar[Mapping[str, str]] = {}
@@ -193,6 +196,11 @@ class TwilioChannel(Channel):
         sender = str(getattr(settings, self.sender_setting))
         self.sender = self.address_prefix + sender.removeprefix(self.address_prefix)
         self.status_callback = f"{settings.public_base_url}{STATUS_WEBHOOK}"
+        rate = getattr(settings, self.rate_setting)
+        if rate is not None:
+            # One sender per channel: its rate caps all sends, and so each person's.
+            burst = max(1, int(rate))
+            self._pacer = Pacer(Pace(rate, burst, rate, burst))
 
     def router(self) -> APIRouter | None:
         # One webhook serves both channels: the first Twilio channel mounts it.
@@ -261,6 +269,7 @@ class SmsChannel(TwilioChannel):
         number_parts=True,
     )
     sender_setting = "twilio_sms_from"
+    rate_setting = "twilio_sms_rate"
 
 
 class WhatsAppChannel(TwilioChannel):
@@ -273,6 +282,7 @@ class WhatsAppChannel(TwilioChannel):
         reply_window_hours=24,
     )
     sender_setting = "twilio_whatsapp_from"
+    rate_setting = "twilio_whatsapp_rate"
     address_prefix = "whatsapp:"
 
     def template(self) -> str | None:

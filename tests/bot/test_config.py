@@ -225,6 +225,8 @@ def test_settings_repr_and_describe_hide_secrets(base: dict[str, str]) -> None:
         ({"PUBLIC_BASE_URL": "ftp://example.org"}, "PUBLIC_BASE_URL"),
         ({"HELPLINE_PORT": "eighty"}, "HELPLINE_PORT"),
         ({"TWILIO_WHATSAPP_TEMPLATE_SID": "my template"}, "TWILIO_WHATSAPP_TEMPLATE_SID"),
+        ({"TWILIO_SMS_RATE": "fast"}, "TWILIO_SMS_RATE"),
+        ({"TWILIO_WHATSAPP_RATE": "0"}, "TWILIO_WHATSAPP_RATE"),
     ],
     ids=[
         "twilio-sid-without-token",
@@ -235,6 +237,8 @@ def test_settings_repr_and_describe_hide_secrets(base: dict[str, str]) -> None:
         "base-url-scheme",
         "bad-port",
         "template-not-a-content-sid",
+        "sms-rate-not-a-number",
+        "whatsapp-rate-zero",
     ],
 )
 def test_missing_or_bad_value_is_named(
@@ -255,6 +259,7 @@ def test_channels_on_when_configured(base: dict[str, str]) -> None:
             "TWILIO_AUTH_TOKEN": "t",
             "TWILIO_WHATSAPP_FROM": "whatsapp:+1",
             "TWILIO_WHATSAPP_TEMPLATE_SID": "HX" + "ab" * 16,
+            "TWILIO_WHATSAPP_RATE": "80",
             "TELEGRAM_BOT_TOKEN": "1:a",
             "TELEGRAM_WEBHOOK_SECRET": "w",
         },
@@ -264,6 +269,7 @@ def test_channels_on_when_configured(base: dict[str, str]) -> None:
     assert (settings.twilio_enabled, settings.telegram_enabled) == (True, True)
     assert settings.twilio_auth_token == Secret("t")
     assert settings.twilio_whatsapp_template_sid == "HX" + "ab" * 16
+    assert (settings.twilio_sms_rate, settings.twilio_whatsapp_rate) == (None, 80.0)
     assert settings.telegram_webhook_secret == Secret("w")
 
 

@@ -16,6 +16,7 @@ from bot.errors import MediaUnavailable
 from bot.models import Case, Conversation, Message
 from bot.worker import MAX_BOT_TEXT, Worker
 from channels.base import Choice, Fetched, Media, Outgoing
+from channels.pacing import Pace, Pacer
 from channels.twilio import EMPTY_TWIML, SmsChannel, WhatsAppChannel, country_of
 from tests.helpers import factories
 from tests.helpers.fake_twilio import (
@@ -557,6 +558,31 @@ async def test_a_channel_without_a_reply_window_has_no_template(
         409,
         {"detail": "sms has no approved template configured"},
     )
+
+
+async def test_a_senders_rate_paces_all_its_sends_when_configured(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    state.settings = dataclasses.replace(state.settings, twilio_sms_rate=2.0)
+    old, state.channels["sms"] = state.channels["sms"], SmsChannel(state)
+    await old.close()
+    paced = state.channels["sms"]
+    assert paced._pacer is not None and state.channels["whatsapp"]._pacer is None
+    assert paced._pacer.pace == Pace(2.0, 2, 2.0, 2)
+    paced._pacer = Pacer(paced._pacer.pace, clock=lambda: 0.0, sleep=sleep)
+    first = queue(state, conversation(state, "sms", AMINA_SMS), Outgoing("One."), Outgoing("Two."))
+    second = queue(state, conversation(state, "sms", "+96170999999"), Outgoing("Three."))
+
+    await outbox.deliver_all(state, first)
+    await outbox.deliver_all(state, second)
+
+    assert [r.params["Body"] for r in fake_twilio.sent()] == ["One.", "Two.", "Three."]
+    assert slept == [0.5]
 
 
 # Delivery reports -----------------------------------------------------------------------
