@@ -25,12 +25,14 @@ from channels import sms
 from channels.twilio import EMPTY_TWIML
 from tests.helpers.fake_http import Recorded
 from tests.helpers.fake_telegram import (
+    BOT_TOKEN,
     FakeTelegram,
     callback_update,
     message,
     text_update,
 )
 from tests.helpers.fake_twilio import (
+    AUTH_TOKEN,
     FakeTwilio,
     inbound_message,
     signature,
@@ -360,6 +362,10 @@ def test_whatsapp_in_spanish_numbered_choices_a_person_and_an_attachment_for_the
         assert time.monotonic() < deadline, outbound
         time.sleep(0.25)
 
+    logged = stack.logged()
+    for private in ("34612345678", "mi contrato", "Amina", AUTH_TOKEN):
+        assert private not in logged
+
 
 def test_telegram_deep_link_keyboards_commands_and_a_voice_note(
     stack: Stack, fake_telegram: FakeTelegram, nlg: NLG
@@ -394,6 +400,10 @@ def test_telegram_deep_link_keyboards_commands_and_a_voice_note(
     person.send(voice={"file_id": "voice-1", "file_unique_id": "v1", "duration": 3})
     assert person.replies(1) == [(_("am", MEDIA_ANSWER), [])]
     person.nothing_more()
+
+    logged = stack.logged()
+    for private in ("700100200", BOT_TOKEN, TELEGRAM_SECRET):
+        assert private not in logged
 
 
 def test_telegram_user_language_is_a_hint_for_a_new_chat(
