@@ -710,10 +710,25 @@ def _none(value: str | None) -> str | None:
     return value if value else None
 
 
-def _upsert(session: Session, model: type[Any], hsds_id: str, **values: Any) -> Any:
-    row = session.scalar(select(model).where(model.hsds_id == hsds_id))
+def _existing(session: Session, model: type[Any], rows: Iterable[Row]) -> dict[str, Any]:
+    """The rows of ``model`` the import names, by HSDS id, in one query a thousand."""
+    ids = sorted({row["id"] for row in rows})
+    found: dict[str, Any] = {}
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        found.update(
+            (row.hsds_id, row)
+            for row in session.scalars(select(model).where(model.hsds_id.in_(chunk)))
+        )
+    return found
+
+
+def _upsert(
+    session: Session, model: type[Any], known: dict[str, Any], hsds_id: str, **values: Any
+) -> Any:
+    row = known.get(hsds_id)
     if row is None:
-        row = model(hsds_id=hsds_id, **values)
+        row = known[hsds_id] = model(hsds_id=hsds_id, **values)
         session.add(row)
     else:
         for key, value in values.items():
@@ -734,10 +749,12 @@ def import_tables(session: Session, tables: Tables, *, demo: bool = False) -> Im
     summary = ImportSummary()
 
     orgs: dict[str, DirectoryOrganization] = {}
+    known_orgs = _existing(session, DirectoryOrganization, tables.get("organization", []))
     for row in tables.get("organization", []):
         orgs[row["id"]] = _upsert(
             session,
             DirectoryOrganization,
+            known_orgs,
             row["id"],
             name=row["name"],
             alternate_name=_none(row.get("alternate_name")),
@@ -759,11 +776,13 @@ def import_tables(session: Session, tables: Tables, *, demo: bool = False) -> Im
 
     addresses = {a["location_id"]: a for a in tables.get("address", [])}
     locations: dict[str, DirectoryLocation] = {}
+    known_locations = _existing(session, DirectoryLocation, tables.get("location", []))
     for row in tables.get("location", []):
         address = addresses.get(row["id"], {})
         locations[row["id"]] = _upsert(
             session,
             DirectoryLocation,
+            known_locations,
             row["id"],
             organization_id=org_id(row.get("organization_id", "")),
             name=_none(row.get("name")),
@@ -782,14 +801,14 @@ def import_tables(session: Session, tables: Tables, *, demo: bool = False) -> Im
     session.flush()
 
     services: dict[str, DirectoryService] = {}
+    known_services = _existing(session, DirectoryService, tables.get("service", []))
     for row in tables.get("service", []):
-        previous = session.scalar(
-            select(DirectoryService).where(DirectoryService.hsds_id == row["id"])
-        )
+        previous = known_services.get(row["id"])
         needs = sorted(flags[row["id"]] - {DEMO}, key=NEEDS.index)
         services[row["id"]] = _upsert(
             session,
             DirectoryService,
+            known_services,
             row["id"],
             organization_id=org_id(row["organization_id"]),
             name=row["name"],
@@ -866,13 +885,17 @@ def import_tables(session: Session, tables: Tables, *, demo: bool = False) -> Im
             )
         }
         details.append(("schedules", DirectorySchedule, row.get("service_id", ""), row | values))
+    known_details = {
+        model: _existing(session, model, [row for _r, m, _s, row in details if m is model])
+        for model in {m for _r, m, _s, _row in details}
+    }
     for relation, model, service_hsds_id, row in details:
         service = service_of(service_hsds_id) if service_hsds_id else None
         if service is None:
             continue
         columns = {c.key for c in model.__table__.columns} - {"id", "hsds_id", "service_id"}
         values = {k: v for k, v in row.items() if k in columns}
-        existing = session.scalar(select(model).where(model.hsds_id == row["id"]))
+        existing = known_details[model].get(row["id"])
         if existing is None:
             getattr(service, relation).append(model(hsds_id=row["id"], **values))
         else:
