@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from statistics import median
 from typing import Any, cast
 
 from sqlalchemy import func, select, update
@@ -804,6 +805,89 @@ def acknowledge_alert(session: Session, user: User, alert_id: int) -> Alert:
         alert.acknowledged_at = utcnow()
         alert.acknowledged_by = user.id
     return alert
+
+
+# A supervisor's figures for their organisation.
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The organisation's queue now, and how it did over the last ``days``."""
+
+    days: int
+    waiting: dict[str, int]
+    in_progress: int
+    overdue: int
+    opened: int
+    closed: int
+    outcomes: dict[str, int]
+    deadlines_missed: int
+    # Minutes from opening to the first reply, over the cases first answered in the period.
+    median_first_response_minutes: float | None
+    ratings: dict[int, int]
+    average_rating: float | None
+
+
+def figures(session: Session, user: User, *, days: int = 30) -> Figures:
+    """Counts only: no case, person or message is named."""
+    _require_supervising(user)
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    now = utcnow()
+    since = now - timedelta(days=days)
+    mine = Case.organisation_id == user.organisation_id
+
+    def count(*where: Any) -> int:
+        return session.scalar(select(func.count()).select_from(Case).where(mine, *where)) or 0
+
+    waiting = dict.fromkeys(PRIORITIES, 0)
+    for priority, number in session.execute(
+        select(Case.priority, func.count())
+        .where(mine, Case.status == QUEUED)
+        .group_by(Case.priority)
+    ):
+        waiting[PRIORITY_NAMES[priority]] = number
+    outcomes = dict.fromkeys(OUTCOMES, 0)
+    for outcome, number in session.execute(
+        select(Case.outcome, func.count())
+        .where(mine, Case.status == CLOSED, Case.closed_at >= since)
+        .group_by(Case.outcome)
+    ):
+        if outcome in outcomes:
+            outcomes[outcome] = number
+    waits = [
+        (answered - opened).total_seconds() / 60
+        for opened, answered in session.execute(
+            select(Case.opened_at, Case.first_response_at).where(
+                mine, Case.first_response_at >= since
+            )
+        )
+        if answered is not None
+    ]
+    ratings = dict.fromkeys(RATINGS, 0)
+    for rating, number in session.execute(
+        select(Case.rating, func.count())
+        .where(mine, Case.rating.is_not(None), Case.closed_at >= since)
+        .group_by(Case.rating)
+    ):
+        if rating in ratings:
+            ratings[rating] = number
+    rated = sum(ratings.values())
+    return Figures(
+        days=days,
+        waiting=waiting,
+        in_progress=count(Case.status == CLAIMED),
+        overdue=count(*_overdue(now)),
+        opened=count(Case.opened_at >= since),
+        closed=sum(outcomes.values()),
+        outcomes=outcomes,
+        deadlines_missed=count(Case.deadline_missed_at >= since),
+        median_first_response_minutes=round(median(waits), 1) if waits else None,
+        ratings=ratings,
+        average_rating=(
+            round(sum(r * n for r, n in ratings.items()) / rated, 2) if rated else None
+        ),
+    )
 
 
 # The person's rating after closing.

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
@@ -163,6 +164,22 @@ class AlertOut(BaseModel):
     data: dict[str, Any]
     created_at: datetime
     acknowledged_at: datetime | None
+
+
+class FiguresOut(BaseModel):
+    """The organisation's queue now, and how it did over the last ``days`` (counts only)."""
+
+    days: int
+    waiting: dict[str, int] = Field(description="queued cases by priority")
+    in_progress: int
+    overdue: int = Field(description="open cases whose first response is overdue now")
+    opened: int
+    closed: int
+    outcomes: dict[str, int]
+    deadlines_missed: int
+    median_first_response_minutes: float | None
+    ratings: dict[int, int] = Field(description="how many people gave each rating, 1 to 5")
+    average_rating: float | None
 
 
 class AuditOut(BaseModel):
@@ -591,3 +608,15 @@ def _alert_out(alert: Alert) -> dict[str, Any]:
         "created_at": alert.created_at,
         "acknowledged_at": alert.acknowledged_at,
     }
+
+
+@router.get("/figures", response_model=FiguresOut, responses=errors(401, 403, 422))
+def figures(
+    session: SessionDep, user: UserDep, days: Annotated[int, Query(ge=1, le=366)] = 30
+) -> dict[str, Any]:
+    """The caller's organisation's figures (supervisors)."""
+    try:
+        found = cases.figures(session, user, days=days)
+    except PermissionDenied as error:
+        raise _errors(error) from None
+    return asdict(found)

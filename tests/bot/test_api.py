@@ -426,6 +426,7 @@ def test_openapi_lists_the_contract_routes(client: TestClient) -> None:
         "/api/v1/cases/{case_id}/audit": {"get"},
         "/api/v1/alerts": {"get"},
         "/api/v1/alerts/{alert_id}/acknowledge": {"post"},
+        "/api/v1/figures": {"get"},
     }
     assert {path: set(paths.get(path, {})) for path in expected} == expected
 
@@ -791,3 +792,22 @@ def test_every_route_for_every_role(
         cases.ADMIN: (200, (200, 204), 200),
         cases.EDITOR: (403, (403, 403), 403),
     }[role]
+
+
+def test_figures_for_supervisors(client: TestClient, state: AppState, world: World) -> None:
+    _supervisor_id, supervisor = user_token(state, "Mine", cases.SUPERVISOR)
+    new_case(state, priority="high")
+
+    figures = client.get("/api/v1/figures", params={"days": 7}, headers=bearer(supervisor))
+    forbidden = client.get("/api/v1/figures", headers=bearer(world.alice))
+    bad = client.get("/api/v1/figures", params={"days": 0}, headers=bearer(supervisor))
+
+    assert figures.status_code == 200
+    body = figures.json()
+    assert (body["days"], body["waiting"]["high"], body["opened"], body["average_rating"]) == (
+        7,
+        1,
+        1,
+        None,
+    )
+    assert (forbidden.status_code, bad.status_code) == (403, 422)

@@ -1092,3 +1092,48 @@ def test_no_rating_is_asked_of_an_open_case_or_twice(db: Database) -> None:
         assert reopened is case
         assert cases.ask_rating(session, case) is False
         assert cases.record_rating(session, factories.inbound(session, conversation, "2")) is None
+
+
+def test_figures_count_the_queue_and_the_period(db: Database) -> None:
+    with db.session() as session:
+        mine = factories.organisation(session, "Mine", languages=["en"])
+        theirs = factories.organisation(session, "Theirs", languages=["ar"])
+        worker = factories.user(session, mine)
+        supervisor = factories.user(session, mine, role=cases.SUPERVISOR)
+        factories.case(session, priority="emergency")
+        factories.case(session, priority="request")
+        factories.case(session, language="ar", priority="high")
+        _overdue_case(session, priority="high")
+        answered = factories.case(session)
+        answered.opened_at = utcnow() - timedelta(minutes=30)
+        cases.claim(session, worker, answered.id)
+        cases.add_caseworker_message(session, worker, answered.id, "hello")
+        for rating, outcome in [(4, "information_given"), (2, "no_response")]:
+            rated, conversation = _rated_case(session)
+            rated.outcome = outcome
+            reply = factories.inbound(session, conversation, str(rating))
+            cases.record_rating(session, reply)
+        old = factories.case(session)
+        cases.close(session, supervisor, old.id, "referred_to_service")
+        old.closed_at = old.opened_at = utcnow() - timedelta(days=40)
+        cases.sweep_deadlines(session)
+        session.flush()
+
+        found = cases.figures(session, supervisor)
+        with pytest.raises(PermissionDenied):
+            cases.figures(session, worker)
+        assert theirs.id != mine.id
+
+    assert found.waiting == {"emergency": 1, "high": 1, "medium": 0, "request": 1}
+    assert (found.in_progress, found.overdue, found.deadlines_missed) == (1, 1, 1)
+    assert (found.opened, found.closed) == (6, 2)
+    assert found.outcomes == {
+        "information_given": 1,
+        "referred_to_service": 0,
+        "referred_to_authorities": 0,
+        "no_response": 1,
+        "erased": 0,
+    }
+    assert found.median_first_response_minutes is not None
+    assert 29.5 <= found.median_first_response_minutes <= 31
+    assert (found.ratings, found.average_rating) == ({1: 0, 2: 1, 3: 0, 4: 1, 5: 0}, 3.0)
