@@ -13,6 +13,7 @@ from bot import crypto
 from bot.config import Settings
 from bot.db import Database
 from bot.i18n import Catalogs, install
+from bot.keywords import DEFAULT_FILE, Keywords
 from bot.live import LiveBus, attach, make_bus
 from bot.nlg import NLG
 from bot.queue import WorkQueue, make_queue
@@ -39,6 +40,7 @@ class AppState:
     trackers: TrackerStore
     # Live updates of cases (the dashboard's queue): Redis pub/sub or in process.
     live: LiveBus
+    keywords: Keywords
     channels: dict[str, Channel] = field(default_factory=dict)
     worker: Worker | None = None
 
@@ -61,6 +63,9 @@ class AppState:
             http=httpx.AsyncClient(timeout=10.0),
             trackers=make_tracker_store(settings),
             live=bus,
+            keywords=Keywords.load(
+                Path(settings.extra.get("HELPLINE_KEYWORDS_FILE", DEFAULT_FILE))
+            ),
         )
         from channels.registry import enabled_channels
 

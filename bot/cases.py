@@ -606,10 +606,39 @@ def record_consent(session: Session, user: User, case_id: int) -> Case:
     return case
 
 
+def record_safe_word(session: Session, conversation_id: int) -> CaseEvent | None:
+    """The person wrote their safe word: their open case shows it (and stops replies)."""
+    case = open_case_of(session, conversation_id)
+    if case is None:
+        return None
+    event = _event(session, case, "safe_word")
+    _publish(session, case, "safe_word")
+    return event
+
+
+def _silenced_by_safe_word(session: Session, case: Case) -> bool:
+    """Whether the person's last word on the case was their safe word."""
+    latest = session.scalar(
+        select(CaseEvent)
+        .where(
+            CaseEvent.case_id == case.id,
+            CaseEvent.kind.in_(("safe_word", "message")),
+        )
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    )
+    return latest is not None and latest.kind == "safe_word"
+
+
 def add_caseworker_message(session: Session, user: User, case_id: int, text: str) -> Message:
     """Record a caseworker's reply as an outbound message for the outbox to deliver."""
     case = _find(session, user, case_id)
     _require_working_on(case, user)
+    if _silenced_by_safe_word(session, case):
+        raise CaseConflict(
+            f"case {case_id}: the person wrote their safe word (someone may be watching "
+            "their phone); wait until they write again"
+        )
     conversation = case.conversation
     message = Message(
         conversation_id=conversation.id,

@@ -149,6 +149,9 @@ class Conversation(Base):
     # The choices last offered ([{"title", "payload"}]): a reply "2" or a button's short
     # key is read against them (channels.base.Channel.interpret).
     last_menu: Mapped[list[Any] | None] = mapped_column(default=None)
+    # The person asked to erase the chat while a case was open: their next message
+    # (the answer to the confirmation) goes to the bot, not to the case.
+    erase_requested_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

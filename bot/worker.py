@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +28,7 @@ from bot.app_state import AppState
 from bot.errors import RasaUnavailable
 from bot.i18n import _
 from bot.inbox import DONE, RECEIVED
+from bot.keywords import ERASE_PAYLOAD
 from bot.languages import normalise
 from bot.models import Contact, Conversation, Message, utcnow
 from channels.base import Choice, Outgoing
@@ -46,7 +48,21 @@ class Turn:
 
     parts: list[Outgoing] = field(default_factory=list)
     controls: list[dict[str, Any]] = field(default_factory=list)
+    # The person wrote their safe word: an innocuous answer, nothing else.
+    safe_word: bool = False
+    # Human mode: True when this message asked to erase (the answer to the
+    # confirmation goes to Rasa too), False when it answered the confirmation.
+    erase_requested: bool | None = None
 
+
+# How long an erase request made while a case is open waits for its confirmation.
+ERASE_CONFIRMATION_WINDOW = timedelta(hours=1)
+# What the helpline answers to a safe word: it must look like any shop's message.
+INNOCUOUS = (
+    "Your order has been shipped and will arrive in 3 to 5 days. Thank you for shopping with us."
+)
+# Said once, in the first answer to a new person.
+FIRST_ANSWER_NOTICE = 'This chat is confidential. To erase it, write "{word}".'
 
 # The language is a sticky preference: it changes when the person asks, or when they
 # write clearly and at length in another supported language. Five words: at four, one
@@ -213,8 +229,8 @@ class Worker:
         snapshot = await asyncio.to_thread(self._snapshot, message_id)
         if snapshot is None:
             return
-        if snapshot["mode"] == "human":
-            await asyncio.to_thread(self._to_case, message_id)
+        if self.state.keywords.is_safe_word(snapshot["text"]):
+            await self._safe_word(message_id, snapshot)
             return
         if cases.parse_rating(snapshot["text"]) is not None:
             thanks = await asyncio.to_thread(self._rating, message_id)
@@ -222,6 +238,15 @@ class Worker:
                 await outbox.deliver_all(self.state, thanks)
                 return
         turn = Turn()
+        if snapshot["mode"] == "human":
+            # The bot is silent while a case is open, except to erase the chat.
+            if snapshot["erase_pending"]:
+                turn.erase_requested = False
+            elif self._asks_to_erase(snapshot["text"]):
+                turn.erase_requested = True
+            else:
+                await asyncio.to_thread(self._to_case, message_id)
+                return
         language = snapshot["language"]
         if snapshot["chosen_language"] not in (None, language):
             language = snapshot["chosen_language"]
@@ -264,8 +289,28 @@ class Worker:
             # After the confirmation went out: it is erased with everything else.
             await erasure.erase(self.state, snapshot["conversation_id"])
 
+    def _asks_to_erase(self, text: str) -> bool:
+        return text == ERASE_PAYLOAD or self.state.keywords.is_erase(text)
+
+    async def _safe_word(self, message_id: int, snapshot: dict[str, Any]) -> None:
+        """An innocuous answer, and Rasa forgets where the conversation was."""
+        language = snapshot["language"]
+        turn = Turn(parts=[Outgoing(_(language, INNOCUOUS), (), language)], safe_word=True)
+        outbound = await asyncio.to_thread(self._apply, message_id, turn)
+        await outbox.deliver_all(self.state, outbound)
+        try:
+            await self.state.trackers.delete([snapshot["pseudonym"]])
+        except Exception as error:
+            log.error(
+                "conversation %s: Rasa's tracker not reset after a safe word (%s)",
+                snapshot["conversation_id"],
+                type(error).__name__,
+            )
+
     def _bot_text(self, snapshot: dict[str, Any]) -> str:
         """What Rasa reads: a numbered reply or a button's key as the payload it stands for."""
+        if self.state.keywords.is_erase(snapshot["text"]):
+            return ERASE_PAYLOAD
         channel = self.state.channels.get(snapshot["channel"])
         menu = tuple(Choice(str(c["title"]), str(c["payload"])) for c in snapshot["menu"])
         text: str = channel.interpret(snapshot["text"], menu) if channel else snapshot["text"]
@@ -291,6 +336,8 @@ class Worker:
                 "has_media": bool(payload.get("media")),
                 "chosen_language": normalise(payload.get("language")),
                 "menu": conversation.last_menu or [],
+                "erase_pending": conversation.erase_requested_at is not None
+                and utcnow() - conversation.erase_requested_at < ERASE_CONFIRMATION_WINDOW,
             }
 
     def _to_case(self, message_id: int) -> None:
@@ -344,10 +391,26 @@ class Worker:
             ]
             for control in turn.controls:
                 self._control(session, conversation, message, control)
+            if turn.erase_requested is not None:
+                conversation.erase_requested_at = utcnow() if turn.erase_requested else None
+            if turn.safe_word:
+                cases.record_safe_word(session, conversation.id)
+            elif rendered and not _has_written_before(session, conversation.id):
+                # First, so that a menu stays the last thing the person reads.
+                rendered = self._first_answer_notice(channel, turn) + rendered
             outbound = outbox.queue_outgoing(session, conversation, rendered, author="bot")
             message.status = DONE
             message.processed_at = utcnow()
             return outbound
+
+    def _first_answer_notice(self, channel: Any, turn: Turn) -> list[Outgoing]:
+        """That the chat is confidential and how to erase it, unless the answer says so."""
+        language = turn.parts[-1].language
+        word = self.state.keywords.erase_word(language)
+        if any(f"{word}" in part.text for part in turn.parts):
+            return []
+        notice = Outgoing(_(language, FIRST_ANSWER_NOTICE, word=word), (), language)
+        return list(channel.render(notice)) if channel else [notice]
 
     def _control(
         self, session: Any, conversation: Conversation, message: Message, control: dict[str, Any]
@@ -378,3 +441,15 @@ class Worker:
                 opened.case.id,
                 "opened" if opened.created else "reopened" if opened.reopened else "already open",
             )
+
+
+def _has_written_before(session: Any, conversation_id: int) -> bool:
+    """Whether the helpline has answered this conversation before."""
+    return (
+        session.scalar(
+            select(Message.id)
+            .where(Message.conversation_id == conversation_id, Message.direction == "out")
+            .limit(1)
+        )
+        is not None
+    )

@@ -12,14 +12,17 @@ from sqlalchemy import func, select
 from bot import cases, closing, erasure, i18n
 from bot.app_state import AppState
 from bot.config import Settings
+from bot.errors import CaseConflict
 from bot.i18n import Catalogs
 from bot.inbox import accept, find_contact
 from bot.models import Alert, Case, CaseEvent, Contact, Conversation, Message, utcnow
-from bot.worker import Turn, Worker
+from bot.worker import FIRST_ANSWER_NOTICE, Turn, Worker
 from channels.base import Inbound, Media
 from tests.helpers import factories
 from tests.helpers.app import make_state
 from tests.helpers.catalogs import write_catalog
+from tests.helpers.providers import ScriptedRasa
+from tests.helpers.rasa_store import stored_text, write_tracker
 
 MEDIA_ONLY = (
     "I can only read written messages. Please write your question in words. "
@@ -29,6 +32,8 @@ MEDIA_ONLY_FR = (
     "Je ne peux lire que les messages écrits. Écrivez votre question avec des mots. "
     "Pour parler à une personne, écrivez « personne »."
 )
+NOTICE = 'This chat is confidential. To erase it, write "delete".'
+NOTICE_FR = 'Cette discussion est confidentielle. Pour l\'effacer, écrivez "supprimer".'
 
 
 def closed_port() -> int:
@@ -122,14 +127,23 @@ async def test_image_only_message_gets_the_written_messages_answer_in_the_conver
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    write_catalog(tmp_path / "locales", "fr", [(MEDIA_ONLY, MEDIA_ONLY_FR)])
+    write_catalog(
+        tmp_path / "locales",
+        "fr",
+        [
+            (MEDIA_ONLY, MEDIA_ONLY_FR),
+            (FIRST_ANSWER_NOTICE, NOTICE_FR.replace("supprimer", "{word}")),
+        ],
+    )
     monkeypatch.setattr(i18n, "_catalogs", Catalogs(tmp_path / "locales"))
     conversation_id = receive(state, None, language="fr", media=(Media("image", "image/jpeg"),))
 
     await worker.handle_conversation(conversation_id)
 
+    # The first answer to a new person also says the chat is confidential and how to erase it.
     assert messages(state, conversation_id) == [
         ("in", "person", None, "done"),
+        ("out", "bot", NOTICE_FR, "delivered"),
         ("out", "bot", MEDIA_ONLY_FR, "delivered"),
     ]
 
@@ -142,7 +156,10 @@ async def test_image_only_message_in_english(
 
     await worker.handle_conversation(conversation_id)
 
-    assert messages(state, conversation_id)[-1] == ("out", "bot", MEDIA_ONLY, "delivered")
+    assert messages(state, conversation_id)[-2:] == [
+        ("out", "bot", NOTICE, "delivered"),
+        ("out", "bot", MEDIA_ONLY, "delivered"),
+    ]
 
 
 async def test_unreachable_rasa_leaves_the_message_received(
@@ -321,3 +338,203 @@ async def test_an_open_case_control_within_seven_days_reopens_the_case(
             assert session.get(Message, message_id).case_id == case_id  # type: ignore[union-attr]
     finally:
         await state.close()
+
+
+# Erasure, safe words and the first answer -------------------------------------------------
+
+CONFIRM = {
+    "text": "Do you want to delete this whole chat? This cannot be undone.",
+    "buttons": [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}],
+}
+ERASED = ({"custom": {"helpline": {"erase": {}}}}, {"text": "Done. This chat is deleted."})
+
+
+@pytest.fixture
+def rasa(state: AppState) -> ScriptedRasa:
+    scripted = ScriptedRasa()
+    scripted.answer("/erase_data", CONFIRM)
+    scripted.answer("/affirm", *ERASED)
+    scripted.answer("/deny", {"text": "OK, nothing was deleted."})
+    state.rasa = scripted  # type: ignore[assignment]
+    return scripted
+
+
+def say(state: AppState, text: str, number: int, language: str | None = None) -> int:
+    return receive(state, text, language=language, provider_id=f"say-{number}")
+
+
+@pytest.mark.parametrize(
+    ("language", "word"),
+    [
+        ("en", "DELETE"),
+        ("ar", "حذف"),
+        ("fr", "Supprimer !"),
+        ("es", "borrar"),
+        ("tl", "burahin"),
+        ("id", "Hapus"),
+        ("ne", "मेटाउ"),
+        ("am", "ሰርዝ"),
+    ],
+    ids=["en", "ar", "fr", "es", "tl", "id", "ne", "am"],
+)
+async def test_the_erase_keyword_of_every_language_asks_first_then_erases(
+    state: AppState, worker: Worker, rasa: ScriptedRasa, language: str, word: str
+) -> None:
+    conversation_id = say(state, word, 1, language)
+
+    await worker.handle_conversation(conversation_id)
+
+    # Rasa reads the erase intent and asks; nothing is erased before the answer.
+    assert [text for text, _metadata in rasa.received] == ["/erase_data"]
+    assert messages(state, conversation_id)[0] == ("in", "person", word, "done")
+    assert messages(state, conversation_id)[-1][2] == CONFIRM["text"]
+
+    say(state, "/affirm", 2)
+    await worker.handle_conversation(conversation_id)
+
+    assert messages(state, conversation_id) == []
+    with state.db.session() as session:
+        assert find_contact(session, "web", "simulator:amina") is None
+
+
+async def test_erasing_while_a_case_is_open_closes_it_as_erased(
+    state: AppState, worker: Worker, rasa: ScriptedRasa
+) -> None:
+    conversation_id = say(state, "they took my passport", 1)
+    with state.db.session() as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        case_id = factories.case(session, conversation).id
+        session.get(Message, 1).status = "done"  # type: ignore[union-attr]
+
+    say(state, "delete", 2)
+    await worker.handle_conversation(conversation_id)
+    # The answer to the question goes to the bot too, not to the caseworker.
+    say(state, "/affirm", 3)
+    await worker.handle_conversation(conversation_id)
+
+    assert [text for text, _metadata in rasa.received] == ["/erase_data", "/affirm"]
+    assert messages(state, conversation_id) == []
+    with state.db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert (case.status, case.outcome) == (cases.CLOSED, "erased")
+        assert ("closed", {"outcome": "erased"}) in [(e.kind, e.data) for e in case.events]
+
+
+async def test_a_person_who_keeps_their_chat_stays_with_their_caseworker(
+    state: AppState, worker: Worker, rasa: ScriptedRasa
+) -> None:
+    conversation_id = say(state, "hello", 1)
+    with state.db.session() as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        case_id = factories.case(session, conversation).id
+        session.get(Message, 1).status = "done"  # type: ignore[union-attr]
+
+    for number, text in enumerate(["delete", "/deny", "where are you?"], start=2):
+        say(state, text, number)
+        await worker.handle_conversation(conversation_id)
+
+    assert [text for text, _metadata in rasa.received] == ["/erase_data", "/deny"]
+    with state.db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None and case.status == cases.QUEUED
+        on_case = session.scalars(select(Message.body).where(Message.case_id == case_id)).all()
+        assert on_case == ["where are you?"]
+
+
+async def test_a_safe_word_gets_an_innocuous_answer_and_rasa_forgets_the_conversation(
+    state: AppState, worker: Worker, rasa: ScriptedRasa
+) -> None:
+    conversation_id = say(state, "hello", 1)
+    with state.db.session() as session:
+        pseudonym = session.get(Conversation, conversation_id).contact.pseudonym  # type: ignore[union-attr]
+    write_tracker(state.settings, pseudonym, "my madam beats me", utcnow())
+    say(state, "Order status", 2)
+    with state.db.session() as session:
+        session.get(Message, 1).status = "done"  # type: ignore[union-attr]
+
+    await worker.handle_conversation(conversation_id)
+
+    assert rasa.received == []
+    # Innocuous, and nothing about the helpline, even as the first answer.
+    assert [m[2] for m in messages(state, conversation_id) if m[0] == "out"] == [
+        "Your order has been shipped and will arrive in 3 to 5 days. "
+        "Thank you for shopping with us."
+    ]
+    assert "my madam beats me" not in stored_text(state.settings)
+
+
+async def test_a_safe_word_on_an_open_case_stops_the_caseworker_until_the_person_writes(
+    state: AppState, worker: Worker, rasa: ScriptedRasa
+) -> None:
+    with state.db.session() as session:
+        org = factories.organisation(session)
+        caseworker = factories.user(session, org)
+        conversation = factories.conversation(session, address="simulator:amina", mode="human")
+        case_id = factories.case(session, conversation).id
+        cases.claim(session, caseworker, case_id)
+        conversation_id = conversation.id
+
+    say(state, "order status", 1)
+    await worker.handle_conversation(conversation_id)
+
+    with state.db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None and case.events[-1].kind == "safe_word"
+        with pytest.raises(CaseConflict, match="safe word"):
+            cases.add_caseworker_message(session, caseworker, case_id, "Are you safe?")
+
+    say(state, "I am alone now", 2)
+    await worker.handle_conversation(conversation_id)
+
+    with state.db.session() as session:
+        cases.add_caseworker_message(session, caseworker, case_id, "Are you safe?")
+
+
+async def test_the_first_answer_is_prefixed_once_and_not_when_it_already_says_how_to_erase(
+    state: AppState, worker: Worker, rasa: ScriptedRasa
+) -> None:
+    rasa.answer("what are my rights", {"text": "You have the right to a rest day."})
+    rasa.answer("hi", {"text": 'Hello. Write "delete" to erase this chat.'})
+
+    first = say(state, "what are my rights", 1)
+    await worker.handle_conversation(first)
+    say(state, "what are my rights", 2)
+    await worker.handle_conversation(first)
+    second = receive(state, "hi", address="simulator:rosa", provider_id="say-3")
+    await worker.handle_conversation(second)
+
+    assert [m[2] for m in messages(state, first) if m[0] == "out"] == [
+        'This chat is confidential. To erase it, write "delete".',
+        "You have the right to a rest day.",
+        "You have the right to a rest day.",
+    ]
+    assert [m[2] for m in messages(state, second) if m[0] == "out"] == [
+        'Hello. Write "delete" to erase this chat.'
+    ]
+
+
+async def test_the_helpline_never_writes_first(
+    state: AppState, rasa: ScriptedRasa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's whole loop (sweeps, retention) over answered conversations sends nothing."""
+    rasa.answer("hello", {"text": "Hello."})
+    with state.db.session() as session:
+        for n in range(3):
+            conversation = factories.conversation(session, address=f"simulator:p{n}")
+            factories.inbound(session, conversation, "hello", status="done")
+        closed = factories.case(session, factories.conversation(session, address="simulator:c"))
+        closed.status = cases.CLOSED
+    monkeypatch.setattr("bot.worker.SWEEP_SECONDS", 0.01)
+    worker = Worker(state)
+
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.3)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+    with state.db.session() as session:
+        assert session.scalars(select(Message).where(Message.direction == "out")).all() == []
+    assert rasa.received == []

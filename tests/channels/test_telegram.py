@@ -497,7 +497,9 @@ async def test_a_scripted_conversation_gets_inline_keyboards_and_presses_mean_ch
 
     conversation_id = await converse(client, state, worker, text_update(200, AMINA, "/start ne"))
 
-    [greeting] = fake_telegram.sent()
+    [notice, greeting] = fake_telegram.sent()
+    # The first answer to a new person says, in their language, how to erase the chat.
+    assert '"मेटाउ"' in notice.params["text"]
     assert greeting.params["text"] == "Hello. Which language?"
     keyboard = json.loads(greeting.params["reply_markup"])["inline_keyboard"]
     assert [row[0]["callback_data"] for row in keyboard] == [c.payload for c in LANGUAGES]

@@ -27,6 +27,7 @@ from tests.helpers.fake_twilio import (
     status_callback,
 )
 from tests.helpers.providers import (
+    FIRST_ANSWER_EN,
     ODD_TEXTS,
     PUBLIC_BASE_URL,
     SMS_FROM,
@@ -779,7 +780,8 @@ async def test_a_scripted_conversation_gets_numbered_menus_and_numbers_mean_choi
         client, state, worker, inbound_message(sender, "hello", sid=sid(20))
     )
 
-    [menu] = fake_twilio.sent()
+    [notice, menu] = fake_twilio.sent()
+    assert notice.params["Body"] == FIRST_ANSWER_EN
     assert menu.params["To"] == sender
     assert menu.params["Body"] == (
         "How can I help you? Choose one, or write your question in your own words.\n\n"
@@ -827,11 +829,12 @@ async def test_arabic_over_sms_is_split_into_numbered_ucs2_parts(
 
     await converse(client, state, worker, inbound_message(AMINA_SMS, "مرحبا", sid=sid(40)))
 
-    bodies = [r.params["Body"] for r in fake_twilio.sent()]
+    notice, *bodies = [r.params["Body"] for r in fake_twilio.sent()]
+    assert notice == FIRST_ANSWER_EN
     assert [b.split(" ", 1)[0] for b in bodies] == ["(1/3)", "(2/3)", "(3/3)"]
     assert all(len(b.encode("utf-16-le")) // 2 <= 4 * 67 - 3 for b in bodies)
     assert " ".join(b.split(" ", 1)[1] for b in bodies) == answer
-    assert [m.status for m in rows(state, direction="out")] == ["sent"] * 3
+    assert [m.status for m in rows(state, direction="out")] == ["sent"] * 4
 
 
 async def test_a_10000_character_message_is_stored_whole_and_rasa_reads_the_beginning(
@@ -858,7 +861,7 @@ async def test_a_voice_note_gets_the_written_messages_answer(
     await converse(client, state, worker, form)
 
     assert rasa.received == []
-    [reply] = fake_twilio.sent()
+    [_notice, reply] = fake_twilio.sent()
     assert reply.params["Body"].startswith("I can only read written messages.")
 
 

@@ -20,6 +20,8 @@ PUBLIC_BASE_URL = "https://helpline.example.org"
 SMS_FROM = "+15005550006"
 WHATSAPP_FROM = "+14155238886"
 TELEGRAM_SECRET = "webhook-secret_0123456789"
+# What the helpline says first to a new person, in English.
+FIRST_ANSWER_EN = 'This chat is confidential. To erase it, write "delete".'
 
 
 def provider_settings(public_base_url: str, twilio_url: str, telegram_url: str) -> dict[str, str]:
