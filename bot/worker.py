@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -63,6 +64,16 @@ INNOCUOUS = (
 )
 # Said once, in the first answer to a new person.
 FIRST_ANSWER_NOTICE = 'This chat is confidential. To erase it, write "{word}".'
+
+# What looks like a phone number (eight digits or more, with the usual separators) is
+# masked in what Rasa reads: Rasa needs the words, never a number that names someone.
+PHONE_NUMBER = re.compile(r"\+?\(?\d(?:[\s().-]{0,2}\d){7,}")
+MASK = "<number>"
+
+
+def mask_numbers(text: str) -> str:
+    return PHONE_NUMBER.sub(MASK, text)
+
 
 # The language is a sticky preference: it changes when the person asks, or when they
 # write clearly and at length in another supported language. Five words: at four, one
@@ -314,7 +325,7 @@ class Worker:
         channel = self.state.channels.get(snapshot["channel"])
         menu = tuple(Choice(str(c["title"]), str(c["payload"])) for c in snapshot["menu"])
         text: str = channel.interpret(snapshot["text"], menu) if channel else snapshot["text"]
-        return text[:MAX_BOT_TEXT]
+        return mask_numbers(text[:MAX_BOT_TEXT])
 
     def _snapshot(self, message_id: int) -> dict[str, Any] | None:
         with self.state.db.session() as session:
@@ -396,8 +407,10 @@ class Worker:
             if turn.safe_word:
                 cases.record_safe_word(session, conversation.id)
             elif rendered and not _has_written_before(session, conversation.id):
-                # First, so that a menu stays the last thing the person reads.
-                rendered = self._first_answer_notice(channel, turn) + rendered
+                notice = self._first_answer_notice(channel, turn)
+                # After an emergency answer, which must come first; otherwise before the
+                # answer, so that a menu stays the last thing the person reads.
+                rendered = rendered + notice if _emergency(turn) else notice + rendered
             outbound = outbox.queue_outgoing(session, conversation, rendered, author="bot")
             message.status = DONE
             message.processed_at = utcnow()
@@ -452,4 +465,11 @@ def _has_written_before(session: Any, conversation_id: int) -> bool:
             .limit(1)
         )
         is not None
+    )
+
+
+def _emergency(turn: Turn) -> bool:
+    return any(
+        isinstance(c.get("open_case"), dict) and c["open_case"].get("priority") == "emergency"
+        for c in turn.controls
     )

@@ -16,7 +16,7 @@ from bot.errors import CaseConflict
 from bot.i18n import Catalogs
 from bot.inbox import accept, find_contact
 from bot.models import Alert, Case, CaseEvent, Contact, Conversation, Message, utcnow
-from bot.worker import FIRST_ANSWER_NOTICE, Turn, Worker
+from bot.worker import FIRST_ANSWER_NOTICE, Turn, Worker, mask_numbers
 from channels.base import Inbound, Media
 from tests.helpers import factories
 from tests.helpers.app import make_state
@@ -538,3 +538,39 @@ async def test_the_helpline_never_writes_first(
     with state.db.session() as session:
         assert session.scalars(select(Message).where(Message.direction == "out")).all() == []
     assert rasa.received == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("call me on +961 70 123 456", "call me on <number>"),
+        ("my number 0501234567 please", "my number <number> please"),
+        ("(971) 50-123-4567", "<number>"),
+        ("رقمي ٠٥٠١٢٣٤٥٦٧", "رقمي <number>"),
+        ("they pay me 1500 a month", "they pay me 1500 a month"),
+        ("2", "2"),
+        ("I owe 250000 rupees", "I owe 250000 rupees"),
+    ],
+    ids=[
+        "spaced-international",
+        "local",
+        "brackets-dashes",
+        "arabic-digits",
+        "amount",
+        "menu-number",
+        "six-digit-amount",
+    ],
+)
+def test_phone_numbers_are_masked_in_what_rasa_reads(text: str, expected: str) -> None:
+    assert mask_numbers(text) == expected
+
+
+async def test_rasa_reads_the_words_without_the_number_and_the_case_keeps_it(
+    state: AppState, worker: Worker, rasa: ScriptedRasa
+) -> None:
+    conversation_id = say(state, "help me my number is +971 50 123 4567", 1)
+
+    await worker.handle_conversation(conversation_id)
+
+    assert [text for text, _metadata in rasa.received] == ["help me my number is <number>"]
+    assert messages(state, conversation_id)[0][2] == "help me my number is +971 50 123 4567"

@@ -49,6 +49,15 @@ def english(response: str) -> str:
     raise AssertionError(f"no response {response}")
 
 
+def first_answer(language: str = "en") -> str:
+    """What the helpline says first to a new person whose first answer is not the greeting."""
+    from bot.i18n import _
+    from bot.keywords import Keywords
+    from bot.worker import FIRST_ANSWER_NOTICE
+
+    return _(language, FIRST_ANSWER_NOTICE, word=Keywords.load().erase_word(language))
+
+
 @dataclass
 class Stack:
     base: str
@@ -93,6 +102,12 @@ class Stack:
     def logged(self) -> str:
         """Everything the three processes wrote so far."""
         return "".join(path.read_text(errors="replace") for path in self.logs.values())
+
+    def rasa_store(self) -> str:
+        """Everything Rasa's tracker store holds (SQLite file or Redis), as one string."""
+        from tests.helpers.rasa_store import stored_text
+
+        return stored_text(Settings.load(self.env, env_file=None))
 
 
 def _fresh_stores(env: dict[str, str]) -> None:

@@ -38,7 +38,7 @@ from tests.helpers.fake_twilio import (
     signature,
 )
 from tests.helpers.providers import SMS_FROM, TELEGRAM_SECRET, WHATSAPP_FROM, provider_settings
-from tests.helpers.stack import ROOT, Stack, free_port, running
+from tests.helpers.stack import ROOT, Stack, first_answer, free_port, running
 
 pytestmark = pytest.mark.rasa
 
@@ -246,6 +246,7 @@ def test_sms_in_arabic_a_numbered_menu_a_long_answer_and_a_photo(
 
     # "language" offers every language as a numbered menu: Arabic titles make it UCS-2.
     person.say("language")
+    assert person.replies(1) == [first_answer()]
     parts = person.answer()
     titles = [title for title, _code in LANGUAGES]
     assert joined_sms(parts) == words(
@@ -284,6 +285,7 @@ def test_sms_in_arabic_a_numbered_menu_a_long_answer_and_a_photo(
 def test_sms_in_nepali_travels_as_ucs2(stack: Stack, fake_twilio: FakeTwilio, nlg: NLG) -> None:
     person = TwilioPerson(stack, fake_twilio, "+9779812345678")  # Nepal
     person.say("change language")
+    assert person.replies(1) == [first_answer()]
     person.answer()
 
     person.say("7")
@@ -429,3 +431,30 @@ def test_forged_webhooks_are_refused(stack: Stack, fake_twilio: FakeTwilio) -> N
     )
 
     assert (forged.status_code, wrong_secret.status_code) == (403, 403)
+
+
+def test_no_address_reaches_rasa_s_tracker_store_and_no_message_a_log_line(
+    stack: Stack, fake_twilio: FakeTwilio, fake_telegram: FakeTelegram
+) -> None:
+    numbers = {"sms": "+96171555019", "whatsapp": "+34611555019"}
+    chat_id = 700555019
+    words = "zanzibar kumquat my employer locks me in the kitchen"
+    for channel, number in numbers.items():
+        sender = f"whatsapp:{number}" if channel == "whatsapp" else number
+        person = TwilioPerson(stack, fake_twilio, sender)
+        # People write their own number too: Rasa reads it masked.
+        person.say(f"{words} call me on {number}")
+        person.replies(1)
+    telegram = TelegramPerson(stack, fake_telegram, chat_id, language_code="en")
+    telegram.write(f"{words} my phone is {numbers['sms']}")
+    telegram.replies(1)
+    time.sleep(2.0)  # the rest of each answer, and its log lines
+
+    stored = stack.rasa_store()
+    # Rasa reads the words (this is its store), never who wrote them.
+    assert words in stored
+    logged = stack.logged()
+    for private in [*numbers.values(), *(n.lstrip("+") for n in numbers.values()), str(chat_id)]:
+        assert private not in stored, private
+        assert private not in logged, private
+    assert "kumquat" not in logged

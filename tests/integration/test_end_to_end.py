@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from tests.helpers.stack import PASSWORD, Stack, english, running
+from tests.helpers.stack import PASSWORD, Stack, english, first_answer, running
 
 pytestmark = pytest.mark.rasa
 
@@ -222,7 +222,8 @@ def test_red_flag_in_a_rights_question_screens_then_shares_with_consent(
     person = Person(stack.base)
 
     person.say("madam took my passport what can i do")
-    assert texts(person.replies(3)) == [
+    assert texts(person.replies(4)) == [
+        first_answer(),
         english("utter_red_flag_ack"),
         english("utter_faq/passport"),
         english("utter_ask_screen_documents"),
@@ -246,7 +247,7 @@ def test_refused_consent_shares_nothing(stack: Stack, caseworker: dict[str, str]
 
     person.say("my employer has not paid my salary for 4 months")
     replies = texts(person.replies_until(english("utter_ask_screen_paid")))
-    assert replies[0] == english("utter_red_flag_ack")
+    assert replies[:2] == [first_answer(), english("utter_red_flag_ack")]
     person.say("no")
     assert texts(person.replies(1)) == [english("utter_ask_share_with_caseworker")]
     person.say("no")
@@ -262,7 +263,8 @@ def test_emergency_opens_an_urgent_case_in_the_same_turn(
     person = Person(stack.base)
 
     person.say("please help he says he will kill me tonight")
-    assert texts(person.replies(1)) == [english("utter_emergency")]
+    # The emergency answer first; then, as to every new person, how to erase the chat.
+    assert texts(person.replies(2)) == [english("utter_emergency"), first_answer()]
 
     case = case_of(stack, caseworker, "emergency")
     assert (case["priority"], case["risk"], case["status"]) == ("emergency", "emergency", "queued")
@@ -301,7 +303,8 @@ def test_choosing_a_language_and_erasing_the_chat(stack: Stack) -> None:
     person = Person(stack.base)
 
     person.say('/choose_language{"language": "fr"}')
-    [confirmation] = person.replies(1)
+    notice, confirmation = person.replies(2)
+    assert notice["text"] == first_answer("fr")
     body = person.client.get("/simulator/messages").json()
     assert body["language"] == "fr"
     assert confirmation["text"] != english("utter_language_set")
