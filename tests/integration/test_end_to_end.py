@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.closing import rating_question, rating_thanks
 from bot.config import Settings
 from tests.helpers.stack import PASSWORD, Stack, english, first_answer, running
 
@@ -165,9 +166,18 @@ def test_a_whole_conversation_with_a_caseworker(stack: Stack) -> None:
         f"/cases/{case_id}/close", headers=amal, json={"outcome": "information_given"}
     )
     assert closed.json()["status"] == "closed"
-    [closing] = person.replies(1)
-    assert closing["text"] == english("utter_case_closed")
+    closing, question = person.replies(2)
+    assert (closing["text"], question["text"]) == (
+        english("utter_case_closed"),
+        rating_question("en"),
+    )
     assert person.mode() == "bot"
+
+    # The answer to the rating question is recorded on the case; Rasa never reads it.
+    person.say("4")
+    [thanks] = person.replies(1)
+    assert thanks["text"] == rating_thanks("en")
+    assert api.get(f"/cases/{case_id}", headers=amal).json()["rating"] == 4
 
     person.say("hi")
     [again] = person.replies(1)
