@@ -931,9 +931,18 @@ def ask_rating(session: Session, case: Case) -> bool:
     return True
 
 
+# Ethiopic numerals are not decimal digits (there is no zero); Amharic speakers may use them.
+ETHIOPIC_NUMERALS = {"፩": 1, "፪": 2, "፫": 3, "፬": 4, "፭": 5}
+
+
 def parse_rating(text: str | None) -> int | None:
+    """A single digit 1 to 5, in any script's decimal digits (Arabic-Indic, Devanagari...)
+    or an Ethiopic numeral."""
     value = (text or "").strip()
-    return int(value) if len(value) == 1 and value.isdigit() and int(value) in RATINGS else None
+    if value in ETHIOPIC_NUMERALS:
+        return ETHIOPIC_NUMERALS[value]
+    # isdecimal, not isdigit: "²" is a digit that int() refuses.
+    return int(value) if len(value) == 1 and value.isdecimal() and int(value) in RATINGS else None
 
 
 def record_rating(session: Session, message: Message) -> Case | None:

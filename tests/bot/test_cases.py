@@ -1060,9 +1060,18 @@ def test_a_reply_of_one_to_five_is_the_rating(db: Database) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [("1", 1), (" 5\n", 5), ("٤", 4), ("४", 4), ("３", 3), ("፬", 4)],
+    ids=["one", "five-spaced", "arabic-indic", "devanagari", "fullwidth", "ethiopic"],
+)
+def test_ratings_in_any_scripts_digits(text: str, expected: int) -> None:
+    assert cases.parse_rating(text) == expected
+
+
+@pytest.mark.parametrize(
     "text",
-    ["0", "6", "four", "44", "", None],
-    ids=["zero", "six", "word", "two-digits", "empty", "none"],
+    ["0", "6", "four", "44", "", None, "²", "፮"],
+    ids=["zero", "six", "word", "two-digits", "empty", "none", "superscript", "ethiopic-six"],
 )
 def test_anything_else_is_not_a_rating(db: Database, text: str | None) -> None:
     with db.session() as session:
