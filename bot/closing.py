@@ -19,6 +19,10 @@ from bot.i18n import _
 from bot.models import Case, Conversation, Message, User
 from channels.base import Outgoing
 
+# A person who stopped answering is not written to again for a rating: their silence may
+# mean someone else holds their phone.
+NOT_ASKED = frozenset({"no_response", "erased"})
+
 
 @dataclass(frozen=True)
 class Closed:
@@ -60,6 +64,7 @@ def close_case(state: AppState, session: Session, user: User, case_id: int, outc
     channel = state.channels.get(case.channel)
     if (
         channel is not None
+        and outcome not in NOT_ASKED
         and outbox.reply_window_closed(channel, conversation.last_inbound_at) is None
         and cases.ask_rating(session, case)
     ):

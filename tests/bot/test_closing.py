@@ -29,7 +29,9 @@ async def state(
     await made.close()
 
 
-def close_case_of(state: AppState, conversation_id: int) -> tuple[int, list[str]]:
+def close_case_of(
+    state: AppState, conversation_id: int, outcome: str = "information_given"
+) -> tuple[int, list[str]]:
     with state.db.session() as session:
         case = session.scalars(select(Case).where(Case.conversation_id == conversation_id)).one()
         user = User(
@@ -41,7 +43,7 @@ def close_case_of(state: AppState, conversation_id: int) -> tuple[int, list[str]
         session.add(user)
         session.flush()
         cases.claim(session, user, case.id)
-        closed = closing.close_case(state, session, user, case.id, "information_given")
+        closed = closing.close_case(state, session, user, case.id, outcome)
         bodies = [session.get(Message, i).body or "" for i in closed.outbound]  # type: ignore[union-attr]
         return case.id, bodies
 
@@ -87,3 +89,13 @@ def test_the_question_is_in_the_persons_language(state: AppState) -> None:
 
     assert bodies[-1] == closing.rating_question("fr")
     assert bodies[-1].startswith("Dans quelle mesure")
+
+
+def test_no_rating_is_asked_of_a_person_who_stopped_answering(state: AppState) -> None:
+    conversation_id = new_conversation(state, "web", "simulator:amina", with_case=True)
+
+    case_id, bodies = close_case_of(state, conversation_id, "no_response")
+
+    assert bodies == [state.nlg.render("utter_case_closed", language="en", channel="web").text]
+    with state.db.session() as session:
+        assert session.get(Case, case_id).rating_requested_at is None  # type: ignore[union-attr]
