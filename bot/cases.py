@@ -163,8 +163,13 @@ def _tighten_deadline(case: Case, minutes: Mapping[str, int] | None, now: dateti
         case.deadline_at = due
 
 
-def route(session: Session, language: str, country: str | None) -> Organisation:
-    """The organisation that takes a case: the most specific match, else the first generalist."""
+def route(
+    session: Session, language: str, country: str | None, chosen: int | None = None
+) -> Organisation:
+    """The organisation that takes a case: the one whose link the person followed, else
+    the most specific match, else the first generalist."""
+    if chosen is not None and (organisation := session.get(Organisation, chosen)) is not None:
+        return organisation
     organisations = list(session.scalars(select(Organisation).order_by(Organisation.id)))
     if not organisations:
         fallback = Organisation(name="Helpline", languages=[], countries=[])
@@ -225,7 +230,9 @@ def open_case(
             previous.consent = consent
         flag(session, previous, risk, indicators or [], screening, deadlines=deadlines)
         return Opened(previous, created=False, reopened=True)
-    organisation = route(session, conversation.language, conversation.country)
+    organisation = route(
+        session, conversation.language, conversation.country, conversation.organisation_id
+    )
     case = Case(
         organisation_id=organisation.id,
         conversation_id=conversation.id,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import crypto
 from bot.languages import FALLBACK, normalise
-from bot.models import Contact, Conversation, Message, utcnow
+from bot.models import Contact, Conversation, Message, Organisation, utcnow
 from channels.base import Inbound
 
 # Message statuses. Inbound: received -> done.
@@ -127,4 +127,8 @@ def accept(session: Session, inbound: Inbound) -> Accepted:
         assert duplicate is not None
         return Accepted(duplicate.id, duplicate.conversation_id, duplicate=True)
     conversation.last_inbound_at = utcnow()
+    # A link naming no organisation (any more) changes nothing.
+    chosen = inbound.organisation_id
+    if chosen is not None and session.get(Organisation, chosen) is not None:
+        conversation.organisation_id = chosen
     return Accepted(message.id, conversation.id, duplicate=False)

@@ -152,6 +152,11 @@ class Conversation(Base):
     # The person asked to erase the chat while a case was open: their next message
     # (the answer to the confirmation) goes to the bot, not to the case.
     erase_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The organisation whose link the person followed (a Telegram /start deep link): their
+    # cases go to it.
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

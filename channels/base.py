@@ -80,6 +80,8 @@ class Inbound:
     language_hint: str | None = None
     # A language the person chose outright (a /start deep link): the conversation's from now.
     chosen_language: str | None = None
+    # The id of the organisation whose link the person followed: their cases go to it.
+    organisation_id: int | None = None
     country_hint: str | None = None
 
 

@@ -75,6 +75,11 @@ ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
 SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 MAX_UPDATE_BYTES = 1024 * 1024
 SEND_TIMEOUT = 15.0
+# What t.me/<bot>?start=... may name: a language ("ar", "lang-ar"), an organisation's id
+# ("org-42": its caseworkers get the person's cases), or both ("org-42-ar").
+DEEP_LINK = re.compile(
+    r"(?:org[-_](?P<organisation>[0-9]{1,9})[-_]?)?(?:lang[-_])?(?P<language>[A-Za-z]{2,3})?"
+)
 # A file of a person's message, as Media.url: the file id, fetched with getFile.
 FILE_PREFIX = "tg-file:"
 
@@ -250,10 +255,10 @@ class TelegramChannel(Channel):
             return self._ignored(update.update_id, "message in a group chat")
         language = message.from_user.language_code if message.from_user else None
         text = message.text or message.caption
-        chosen = None
+        chosen = Command(text or "")
         if message.text and message.text.startswith("/"):
-            text, chosen = command(message.text)
-            language = chosen or language
+            chosen = command(message.text)
+            text, language = chosen.payload, chosen.language or language
         media = media_of(message)
         if not (text and text.strip()) and not media:
             return self._ignored(update.update_id, "message without text or attachment")
@@ -265,7 +270,8 @@ class TelegramChannel(Channel):
                 text=text if text and text.strip() else None,
                 media=tuple(media),
                 language_hint=language,
-                chosen_language=chosen,
+                chosen_language=chosen.language,
+                organisation_id=chosen.organisation_id,
             )
         )
 
@@ -275,19 +281,30 @@ class TelegramChannel(Channel):
         return Parsed(None, callback_query_id)
 
 
-def command(text: str) -> tuple[str, str | None]:
-    """A command as the payload Rasa understands, and the language a /start deep link names."""
+@dataclass(frozen=True)
+class Command:
+    """A command as the payload Rasa understands, and what a /start deep link names."""
+
+    payload: str
+    language: str | None = None
+    organisation_id: int | None = None
+
+
+def command(text: str) -> Command:
     head, _, rest = text.strip().partition(" ")
     name = head[1:].split("@", 1)[0].lower()
-    argument = rest.strip()
     if name not in COMMANDS:
         # Not ours: let the words be read as words ("/passport" -> "passport").
-        return text.strip()[1:], None
-    language = None
-    if name == "start" and argument:
-        # t.me/<bot>?start=ar or ?start=lang-ar
-        language = normalise(re.sub(r"^lang[-_]", "", argument))
-    return COMMANDS[name], language
+        return Command(text.strip()[1:])
+    found = DEEP_LINK.fullmatch(rest.strip()) if name == "start" else None
+    if found is None:
+        return Command(COMMANDS[name])
+    organisation = found["organisation"]
+    return Command(
+        COMMANDS[name],
+        normalise(found["language"]) if found["language"] else None,
+        int(organisation) if organisation else None,
+    )
 
 
 def media_of(message: Message) -> list[Media]:

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot import cli, outbox
+from bot import cases, cli, outbox
 from bot.app_state import AppState
 from bot.config import Settings
 from bot.errors import HelplineError, MediaUnavailable
@@ -16,7 +16,8 @@ from bot.models import Conversation
 from bot.worker import Worker
 from channels.base import Choice, Fetched, Media, Outgoing
 from channels.pacing import Pacer
-from channels.telegram import TelegramChannel
+from channels.telegram import Command, TelegramChannel, command
+from tests.helpers import factories
 from tests.helpers.fake_http import Fault
 from tests.helpers.fake_telegram import (
     BOT_USER,
@@ -191,6 +192,59 @@ async def test_commands_become_the_payloads_rasa_understands(
     [row] = rows(state)
     assert row.body == payload
     assert contact_of(state, row.conversation_id).language == language
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/start ar", Command("/greet", "ar")),
+        ("/start lang_ne", Command("/greet", "ne")),
+        ("/start org-42", Command("/greet", None, 42)),
+        ("/start org-42-am", Command("/greet", "am", 42)),
+        ("/start org_7_lang-fil", Command("/greet", "tl", 7)),
+        ("/start xx", Command("/greet")),
+        ("/start org-", Command("/greet")),
+        ("/start ../../etc", Command("/greet")),
+        ("/help org-42", Command("/greet")),
+    ],
+    ids=[
+        "language",
+        "lang-prefix",
+        "organisation",
+        "organisation-and-language",
+        "organisation-and-alias",
+        "unknown-language",
+        "organisation-without-id",
+        "not-a-deep-link",
+        "only-start-reads-a-link",
+    ],
+)
+def test_a_start_deep_link_names_a_language_an_organisation_or_both(
+    text: str, expected: Command
+) -> None:
+    assert command(text) == expected
+
+
+@pytest.mark.parametrize("exists", [True, False], ids=["known-organisation", "unknown-id"])
+async def test_an_organisation_link_sends_the_persons_cases_to_it(
+    client: httpx.AsyncClient, state: AppState, exists: bool
+) -> None:
+    with state.db.session() as session:
+        factories.organisation(session, "Arabic desk", languages=["ar"])
+        partner = factories.organisation(session, "Partner", countries=["LB"]).id
+    link = partner if exists else partner + 100
+
+    await post(client, text_update(310, AMINA, f"/start org-{link}-ar"))
+
+    [row] = rows(state)
+    with state.db.session() as session:
+        conv = session.get(Conversation, row.conversation_id)
+        assert conv is not None
+        assert conv.organisation_id == (partner if exists else None)
+        opened = cases.open_case(
+            session, conv, reason="request_human", priority="request", channel="telegram"
+        )
+        assert opened.case.organisation.name == ("Partner" if exists else "Arabic desk")
 
 
 UNTAKEN = {
