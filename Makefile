@@ -24,7 +24,7 @@ PYTHON310 ?= $(shell for p in "$$(command -v python3.10)" "$$(pyenv root 2>/dev/
 	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help setup train run test test-helpline test-helpline-pg test-actions test-conversations \
-	test-integration validate content-check eval-redflags eval-nlu compare-nlu compare-langid lint format lock i18n-extract i18n-update \
+	test-integration test-browser chromium validate content-check eval-redflags eval-nlu compare-nlu compare-langid lint format lock i18n-extract i18n-update \
 	i18n-compile clean
 
 help: ## List the targets
@@ -70,6 +70,7 @@ test: setup $(MODEL_STAMP) ## Everything: lint, validate, both test passes, acti
 	$(MAKE) --no-print-directory test-actions
 	$(MAKE) --no-print-directory test-conversations
 	$(MAKE) --no-print-directory test-integration
+	$(MAKE) --no-print-directory test-browser
 
 test-helpline: $(VENV)/.installed ## Helpline tests on SQLite without Redis
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not rasa" -q
@@ -88,8 +89,22 @@ test-conversations: $(MODEL_STAMP) ## Rasa conversation tests in every language 
 	$(RASA_PY) tests/stories/check_results.py tests/stories var/rasa-test-results
 
 test-integration: setup $(MODEL_STAMP) ## Real Rasa server + action server + helpline, driven over HTTP
-	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m rasa -q
-	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m rasa -q
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "rasa and not browser" -q
+	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "rasa and not browser" -q
+
+CHROMIUM := /usr/bin/chromium
+
+chromium: ## Install Debian's Chromium for the browser tests when it is missing (needs root)
+	@test -x $(CHROMIUM) || { \
+		test "$$(id -u)" = 0 || { echo "error: $(CHROMIUM) is missing; install Debian's chromium package as root" >&2; exit 1; }; \
+		echo "Installing Debian's chromium for the browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Use-Pty=0 chromium >/dev/null \
+			|| { DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null \
+				&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Use-Pty=0 chromium >/dev/null; }; \
+	}
+
+test-browser: setup $(MODEL_STAMP) chromium ## The dashboard in headless Chromium against the whole helpline; screenshots in var/screenshots/
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m browser -q
 
 content-check: $(VENV)/.installed ## Examples, translations, placeholders and SMS budgets in every language
 	$(VENV)/bin/helpline content check

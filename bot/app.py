@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from bot import __version__
 from bot.app_state import AppState
 from bot.config import Settings
+from bot.dashboard import install as install_dashboard
 from bot.routes import api, health, nlg, referrals
 from bot.worker import Worker
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     app.include_router(nlg.router)
     app.include_router(api.router)
     app.include_router(referrals.router)
+    install_dashboard(app)
     for channel in state.channels.values():
         router = channel.router()
         if router is not None:

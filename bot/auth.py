@@ -102,6 +102,13 @@ def issue_token(session: Session, user: User) -> tuple[str, int]:
     return token, int(TOKEN_LIFETIME.total_seconds())
 
 
+def revoke_token(session: Session, token: str) -> None:
+    """End a token's validity now (a dashboard log-out)."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is not None:
+        session.delete(row)
+
+
 def user_for_token(session: Session, token: str) -> User | None:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
     if row is None or row.expires_at <= utcnow() or not row.user.is_active:

@@ -45,6 +45,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         port=settings.port,
         access_log=False,
         log_level=settings.log_level.lower(),
+        # The dashboard's live streams never end by themselves: do not wait on them forever.
+        timeout_graceful_shutdown=5,
     )
     return 0
 
@@ -196,7 +198,7 @@ def cmd_demo_seed(settings: Settings, args: argparse.Namespace) -> int:
     settings_db_upgrade(settings)
     db = _with_session(settings)
     with db.session() as session:
-        for line in demo.seed(session):
+        for line in demo.seed(session, settings.environment):
             print(line)
     return 0
 

@@ -16,7 +16,7 @@ import pytest
 
 from bot.closing import rating_question, rating_thanks
 from bot.config import Settings
-from tests.helpers.stack import PASSWORD, Stack, english, first_answer, running
+from tests.helpers.stack import PASSWORD, Person, Stack, english, first_answer, running
 
 pytestmark = pytest.mark.rasa
 
@@ -27,50 +27,6 @@ SECRET_PHRASE = "my madam has not paid me for three months"
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with running(tmp_path_factory.mktemp("stack")) as started:
         yield started
-
-
-class Person:
-    """Someone writing in the simulator, with its cookie."""
-
-    def __init__(self, base: str) -> None:
-        self.client = httpx.Client(base_url=base, timeout=30)
-        self.seen = 0
-
-    def say(self, text: str, language: str = "en") -> None:
-        response = self.client.post(
-            "/simulator/messages", json={"text": text, "language": language}
-        )
-        assert response.status_code == 202, response.text
-
-    def replies(self, count: int, *, timeout: float = 60) -> list[dict[str, Any]]:
-        """Wait for ``count`` new outbound messages."""
-        deadline = time.monotonic() + timeout
-        found: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            body = self.client.get("/simulator/messages", params={"after": self.seen}).json()
-            for message in body["messages"]:
-                self.seen = max(self.seen, message["id"])
-                if message["direction"] == "out":
-                    found.append(message)
-            if len(found) >= count:
-                return found
-            time.sleep(0.25)
-        raise AssertionError(f"expected {count} replies, got {found}")
-
-    def replies_until(self, text: str, *, timeout: float = 60) -> list[dict[str, Any]]:
-        """Collect new outbound messages until one has this text."""
-        deadline = time.monotonic() + timeout
-        found: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            found.extend(self.replies(1, timeout=deadline - time.monotonic()))
-            if any(m["text"] == text for m in found):
-                return found
-        raise AssertionError(f"no reply {text!r} in {found}")
-
-    def mode(self) -> str:
-        return str(
-            self.client.get("/simulator/messages", params={"after": self.seen}).json()["mode"]
-        )
 
 
 def test_healthz_names_every_component(stack: Stack) -> None:
