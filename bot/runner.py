@@ -149,6 +149,7 @@ def run(settings: Settings, root: Path = PROJECT_ROOT) -> int:
                 print(
                     f"\nThe helpline is running.\n"
                     f"  Chat simulator:  {base}/\n"
+                    f"  Dashboard:       {base}/dashboard  (demo accounts: helpline demo seed)\n"
                     f"  Caseworker API:  {base}/api/v1\n"
                     f"  API docs:        {base}/api/docs  (OpenAPI: {base}/openapi.json)\n"
                     f"  Health:          {base}/healthz\n"

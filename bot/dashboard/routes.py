@@ -232,15 +232,18 @@ async def events(request: Request, state: StateDep) -> Response:
     _user_id, organisation_id = found
 
     async def stream() -> AsyncIterator[str]:
-        yield "retry: 3000\n\n"
-        async for event in state.live.subscribe(organisation_id, heartbeat=HEARTBEAT_SECONDS):
-            if event.get("kind") == "heartbeat":
-                # A log-out or an expired session ends the stream within a heartbeat.
-                if await asyncio.to_thread(_live_user, state, request) is None:
-                    return
-                yield ": keep-alive\n\n"
-                continue
-            yield f"event: case\ndata: {json.dumps(event)}\n\n"
+        # Subscribed before the first line: a change made after it is read is never missed.
+        async with state.live.subscription(organisation_id) as subscription:
+            yield "retry: 3000\n\n"
+            while True:
+                event = await subscription.next(HEARTBEAT_SECONDS)
+                if event is None:
+                    # A log-out or an expired session ends the stream within a heartbeat.
+                    if await asyncio.to_thread(_live_user, state, request) is None:
+                        return
+                    yield ": keep-alive\n\n"
+                    continue
+                yield f"event: case\ndata: {json.dumps(event)}\n\n"
 
     return StreamingResponse(
         stream(),
@@ -433,14 +436,22 @@ def transfer(
             error="Choose a colleague or an organisation to transfer to.",
             status=422,
         )
-    keyword = "to_user_id" if kind == "user" else "to_organisation_id"
+    to_user_id = int(value) if kind == "user" else None
+    to_organisation_id = int(value) if kind == "organisation" else None
     return _act(
         request,
         signed,
         session,
         state,
         case_id,
-        lambda: cases.transfer(session, signed.user, case_id, **{keyword: int(value)}),
+        lambda: cases.transfer(
+            session,
+            signed.user,
+            case_id,
+            to_user_id=to_user_id,
+            to_organisation_id=to_organisation_id,
+            deadlines=state.settings.first_response_minutes,
+        ),
         then="/dashboard",
     )
 
