@@ -26,24 +26,9 @@ SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(auth, "_hasher", factories.FAST_HASHER)
-
-
-@pytest.fixture
-def app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
-    return make_app(settings, monkeypatch)
-
-
-@pytest.fixture
-def state(app: FastAPI) -> AppState:
-    helpline: AppState = app.state.helpline
-    return helpline
-
-
 @pytest.fixture
 def client(app: FastAPI) -> Iterator[TestClient]:
+    """A browser: redirects are part of what the dashboard answers, so not followed."""
     with TestClient(app, follow_redirects=False) as client:
         yield client
 
