@@ -22,7 +22,13 @@ from bot.dashboard import security
 from bot.dashboard.canned import canned_replies
 from bot.dashboard.content_status import content_status
 from bot.dashboard.render import environment
-from bot.errors import CaseConflict, CaseNotFound, HelplineError, PermissionDenied
+from bot.errors import (
+    AlertNotFound,
+    CaseConflict,
+    CaseNotFound,
+    HelplineError,
+    PermissionDenied,
+)
 from bot.languages import SUPPORTED
 from bot.models import Case, Organisation, User
 from bot.routes.api import MAX_REPLY, get_session, get_state
@@ -30,6 +36,16 @@ from bot.routes.api import MAX_REPLY, get_session, get_state
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 templates = environment()
 MAX_NOTE = 10_000
+# Pages hold people's words: not cached, not framed, scripts and styles only from here.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 # Quiet seconds after which the live stream sends a keep-alive and re-checks the session.
 HEARTBEAT_SECONDS = 15.0
 
@@ -78,7 +94,7 @@ def render(
         **context,
     )
     response = HTMLResponse(html, status_code=status)
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update(SECURITY_HEADERS)
     return response
 
 
@@ -163,8 +179,10 @@ def _open_cases(session: Session, user: User) -> list[Case]:
 
 def _queue_context(session: Session, user: User) -> dict[str, Any]:
     open_cases = _open_cases(session, user)
+    supervising = user.role in cases.SUPERVISING_ROLES
     return {
         "cases": open_cases,
+        "alerts": cases.alerts(session, user) if supervising else [],
         "counts": {
             "queued": sum(c.status == cases.QUEUED for c in open_cases),
             "claimed": sum(c.status == cases.CLAIMED for c in open_cases),
@@ -206,6 +224,18 @@ def next_case(request: Request, signed: PostDep, session: SessionDep) -> Respons
         )
     session.commit()
     return see_other(f"/dashboard/cases/{case.id}")
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge(alert_id: int, signed: PostDep, session: SessionDep) -> Response:
+    try:
+        cases.acknowledge_alert(session, signed.user, alert_id)
+    except AlertNotFound:
+        raise PageError(404, "There is no such alert.") from None
+    except PermissionDenied:
+        raise PageError(403, "Only supervisors acknowledge alerts.") from None
+    session.commit()
+    return see_other("/dashboard#alerts")
 
 
 # The live stream.

@@ -5,6 +5,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -196,10 +197,22 @@ def forms(world: World) -> list[tuple[str, dict[str, str]]]:
         (f"/dashboard/cases/{case}/transfer", {"target": "organisation:1"}),
         (f"/dashboard/cases/{case}/close", {"outcome": "information_given"}),
         ("/dashboard/admin/users", {"organisation": "Mine", "username": "x", "role": "editor"}),
+        ("/dashboard/alerts/1/acknowledge", {}),
     ]
 
 
-FORM_IDS = ["logout", "next", "claim", "release", "reply", "note", "transfer", "close", "user"]
+FORM_IDS = [
+    "logout",
+    "next",
+    "claim",
+    "release",
+    "reply",
+    "note",
+    "transfer",
+    "close",
+    "user",
+    "acknowledge",
+]
 
 
 @pytest.mark.parametrize("index", range(len(FORM_IDS)), ids=FORM_IDS)
@@ -457,6 +470,44 @@ def test_script_in_names_messages_and_notes_is_shown_as_text(
     for page in pages:
         assert SCRIPT not in page
     assert [ESCAPED in page for page in pages] == [True, True, True, True, True]
+
+
+def test_supervisors_see_missed_deadlines_and_acknowledge_them(
+    client: TestClient, app: FastAPI, world: World, state: AppState
+) -> None:
+    with state.db.session() as session:
+        alerts = cases.sweep_deadlines(session, utcnow() + timedelta(days=2))
+        session.flush()
+        [alert_id] = [a.id for a in alerts if a.case_id == world.mine_case]
+    with TestClient(app, follow_redirects=False) as caseworker:
+        other = signed_in(caseworker, "caseworker")
+        assert "Alerts for supervisors" not in caseworker.get("/dashboard").text
+        refused = caseworker.post(
+            f"/dashboard/alerts/{alert_id}/acknowledge", data={"csrf_token": other}
+        )
+        assert refused.status_code == 403
+    token = signed_in(client, "supervisor")
+    queue = client.get("/dashboard").text
+    assert f"Case #{world.mine_case}</a>:" in queue
+    assert "first-response deadline missed" in queue
+
+    done = client.post(f"/dashboard/alerts/{alert_id}/acknowledge", data={"csrf_token": token})
+
+    assert done.status_code == 303
+    assert "Alerts for supervisors" not in client.get("/dashboard").text
+    assert (
+        client.post("/dashboard/alerts/999/acknowledge", data={"csrf_token": token}).status_code
+        == 404
+    )
+
+
+def test_pages_are_neither_cached_nor_framed(client: TestClient, world: World) -> None:
+    signed_in(client, "caseworker")
+    headers = client.get(f"/dashboard/cases/{world.mine_case}").headers
+
+    assert headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert "script-src 'self';" in headers["content-security-policy"]
 
 
 # Administration.
