@@ -7,6 +7,7 @@ the case. Screenshots of the queue and of an Arabic case page go to var/screensh
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def test_a_caseworker_runs_a_whole_case_in_the_browser(stack: Stack, browser: Br
 
     person = Person(stack.base)
     person.say("i want to talk to a person")
-    assert [m["text"] for m in person.replies(1)] == [english("utter_handoff")]
+    person.replies_until(english("utter_handoff"))
 
     row = page.locator("#queue-rows tr[data-case-id]")
     expect(row).to_have_count(1)
@@ -88,8 +89,8 @@ def test_a_caseworker_runs_a_whole_case_in_the_browser(stack: Stack, browser: Br
     page.get_by_role("button", name="Send reply").click()
     page.wait_for_selector("body[data-page='case'][data-live='open']")
 
-    [reply] = person.replies(1)
-    assert (reply["author"], reply["text"]) == ("caseworker", "Hello, I am Amal. I can help.")
+    replies = person.replies_until("Hello, I am Amal. I can help.")
+    assert replies[-1]["author"] == "caseworker"
 
     person.say("thank you, my boss keeps my passport")
     expect(page.locator("#transcript")).to_contain_text("my boss keeps my passport")
@@ -98,7 +99,7 @@ def test_a_caseworker_runs_a_whole_case_in_the_browser(stack: Stack, browser: Br
     page.get_by_role("button", name="Close the case").click()
     expect(page.get_by_role("heading", name="Queue")).to_be_visible()
     expect(page.locator("#queue-rows tr[data-case-id]")).to_have_count(0)
-    assert english("utter_case_closed") in [m["text"] for m in person.replies(1)]
+    person.replies_until(english("utter_case_closed"))
     assert person.mode() == "bot"
     page.close()
 
@@ -106,8 +107,10 @@ def test_a_caseworker_runs_a_whole_case_in_the_browser(stack: Stack, browser: Br
 def test_an_arabic_case_reads_right_to_left(stack: Stack, browser: Browser) -> None:
     person = Person(stack.base)
     person.say("بدي احكي مع شخص حقيقي", language="ar")
-    person.replies(1)
-    assert person.mode() == "human"
+    deadline = time.monotonic() + 60
+    while person.mode() != "human":
+        assert time.monotonic() < deadline, "the Arabic request for a person opened no case"
+        time.sleep(0.25)
     person.say("صاحب العمل أخذ جواز سفري ولا يعطيني راتبي")
 
     page = logged_in(browser, stack, "demo-caseworker", width=1024)
