@@ -462,12 +462,13 @@ def _heatmap(grid: Grid) -> bytes:
 
 
 def charts(report: Report) -> dict[str, bytes]:
-    """PNG images, named like the CSV files."""
+    """PNG images, one a table (named like its CSV file) and the red flags by week."""
     return {
         "cases_by_week": _bars(report.weekly, horizontal=False, color=PALETTE["primary"]),
         "cases_by_language": _bars(report.language, horizontal=True, color=PALETTE["primary"]),
         "cases_by_channel": _bars(report.channel, horizontal=True, color=PALETTE["primary"]),
         "cases_by_country": _bars(report.country, horizontal=True, color=PALETTE["primary"]),
+        "red_flags": _bars(report.indicators, horizontal=True, color=PALETTE["accent"]),
         "red_flags_by_week": _heatmap(report.indicators_weekly),
         "time_to_first_response": _bars(
             report.first_response, horizontal=True, color=PALETTE["accent"]

@@ -242,11 +242,14 @@ def test_written_report_has_charts_and_csv_and_no_free_text(
         "cases_by_language.png",
         "cases_by_week.png",
         "outcomes.png",
+        "red_flags.png",
         "red_flags_by_week.png",
         "referrals.png",
         "time_to_first_response.png",
     ]
     assert "report.html" in names
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert html.count('src="data:image/png;base64,iVBOR') == len(figures.tables()) + 1
     for png in tmp_path.glob("*.png"):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "cases_by_week.csv").read_text(encoding="utf-8") == (
