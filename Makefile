@@ -24,7 +24,7 @@ PYTHON310 ?= $(shell for p in "$$(command -v python3.10)" "$$(pyenv root 2>/dev/
 	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help setup train run test test-helpline test-helpline-pg test-actions test-conversations \
-	test-integration test-browser chromium validate content-check eval-redflags eval-nlu compare-nlu compare-langid lint format lock i18n-extract i18n-update \
+	test-integration test-browser bench chromium validate content-check eval-redflags eval-nlu compare-nlu compare-langid lint format lock i18n-extract i18n-update \
 	i18n-compile clean
 
 help: ## List the targets
@@ -105,6 +105,9 @@ chromium: ## Install Debian's Chromium for the browser tests when it is missing 
 
 test-browser: setup $(MODEL_STAMP) chromium ## The dashboard in headless Chromium against the whole helpline; screenshots in var/screenshots/
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m browser -q
+
+bench: setup $(MODEL_STAMP) ## Benchmark: the whole helpline against bare Rasa (BENCH_ARGS="--rasa-replicas 2")
+	$(PY) -m tests.bench $(BENCH_ARGS)
 
 content-check: $(VENV)/.installed ## Examples, translations, placeholders and SMS budgets in every language
 	$(VENV)/bin/helpline content check

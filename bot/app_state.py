@@ -59,7 +59,7 @@ class AppState:
             catalogs=catalogs,
             nlg=NLG(root, catalogs),
             queue=make_queue(settings.redis_url),
-            rasa=RasaClient(settings.rasa_url, settings.rasa_token),
+            rasa=RasaClient(settings.rasa_urls or (settings.rasa_url,), settings.rasa_token),
             http=httpx.AsyncClient(timeout=10.0),
             trackers=make_tracker_store(settings),
             live=bus,

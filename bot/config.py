@@ -128,6 +128,8 @@ class Settings:
     first_response_minutes: Mapping[str, int] = field(
         default_factory=lambda: DEFAULT_FIRST_RESPONSE_MINUTES
     )
+    # Every Rasa replica (RASA_URL may name several, comma-separated); rasa_url is the first.
+    rasa_urls: tuple[str, ...] = ()
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -153,7 +155,7 @@ class Settings:
             "REDIS_URL": _without_password(self.redis_url)
             if self.redis_url
             else "(unset: in-process queue)",
-            "RASA_URL": self.rasa_url,
+            "RASA_URL": ",".join(self.rasa_urls or (self.rasa_url,)),
             "PUBLIC_BASE_URL": self.public_base_url,
             "twilio": "on" if self.twilio_enabled else "off",
             "telegram": "on" if self.telegram_enabled else "off",
@@ -209,6 +211,16 @@ class Settings:
         if environment == "production" and not public_base_url.startswith("https://"):
             raise ConfigError("PUBLIC_BASE_URL", "must be https:// in production")
 
+        rasa_urls = tuple(
+            url.strip().rstrip("/")
+            for url in env.get("RASA_URL", "http://127.0.0.1:5005").split(",")
+            if url.strip()
+        )
+        if not rasa_urls or any(urlsplit(u).scheme not in {"http", "https"} for u in rasa_urls):
+            raise ConfigError("RASA_URL", "must be http(s):// URLs, comma-separated for replicas")
+        if len(set(rasa_urls)) != len(rasa_urls):
+            raise ConfigError("RASA_URL", "names the same replica twice")
+
         twilio_sid = env.get("TWILIO_ACCOUNT_SID")
         twilio_token = env.get("TWILIO_AUTH_TOKEN")
         if twilio_sid and not twilio_token:
@@ -235,7 +247,8 @@ class Settings:
             var_dir=var_dir,
             database_url=env.get("DATABASE_URL", f"sqlite:///{var_dir / 'helpline.db'}"),
             redis_url=env.get("REDIS_URL"),
-            rasa_url=env.get("RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+            rasa_url=rasa_urls[0],
+            rasa_urls=rasa_urls,
             rasa_token=secret("RASA_TOKEN"),
             action_server_url=env.get("ACTION_SERVER_URL", "http://127.0.0.1:5055").rstrip("/"),
             public_base_url=public_base_url,

@@ -323,3 +323,25 @@ def test_empty_value_means_unset(base: dict[str, str]) -> None:
     settings = Settings.load(base | {"RETENTION_DAYS": "", "TWILIO_ACCOUNT_SID": ""}, env_file=None)
 
     assert (settings.retention_days, settings.twilio_enabled) == (90, False)
+
+
+def test_rasa_url_may_name_several_replicas(base: dict[str, str]) -> None:
+    settings = Settings.load(
+        base | {"RASA_URL": "http://127.0.0.1:5005/, http://127.0.0.1:5006"}, env_file=None
+    )
+
+    assert (settings.rasa_url, settings.rasa_urls) == (
+        "http://127.0.0.1:5005",
+        ("http://127.0.0.1:5005", "http://127.0.0.1:5006"),
+    )
+    assert settings.describe()["RASA_URL"] == "http://127.0.0.1:5005,http://127.0.0.1:5006"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["rasa:5005", "http://127.0.0.1:5005,ftp://x", "http://a:1,http://a:1", " , "],
+    ids=["no-scheme", "bad-second", "same-twice", "empty"],
+)
+def test_bad_rasa_urls_are_refused(base: dict[str, str], value: str) -> None:
+    with pytest.raises(ConfigError, match="RASA_URL"):
+        Settings.load(base | {"RASA_URL": value}, env_file=None)

@@ -15,7 +15,7 @@ def test_procfile_names_the_three_processes() -> None:
 
     assert list(processes) == ["rasa", "actions", "web"]
     assert "--interface 127.0.0.1" in processes["rasa"]
-    assert '--auth-token "$RASA_TOKEN"' in processes["rasa"]
+    assert '--auth-token="$RASA_TOKEN"' in processes["rasa"]
     assert "SANIC_HOST=127.0.0.1" in processes["actions"]
 
 

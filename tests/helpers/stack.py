@@ -1,9 +1,13 @@
-"""The whole helpline for real, for the integration tests: Rasa, the action server, the service.
+"""The whole helpline as real processes: Rasa (one or more replicas), the action server, the service.
 
-``running`` starts the three processes on free ports (SQLite, or PostgreSQL and
-Redis when TEST_DATABASE_URL and TEST_REDIS_URL are set), waits until /healthz says
-every component is up, and stops them afterwards. Extra environment variables (the
-provider fakes' addresses, their credentials) turn channels on.
+``running`` is for the integration tests: the three processes on free ports (SQLite, or
+PostgreSQL and Redis when TEST_DATABASE_URL and TEST_REDIS_URL are set), fresh stores,
+and a failed test with the processes' logs if the stack dies. ``started`` is the same
+launcher for the benchmark (``make bench``): its own environment and stores, several
+Rasa replicas, another command line for the service, extra worker processes. Both wait
+until /healthz says every component (every Rasa replica included) is up, and stop every
+process group afterwards. Extra environment variables (the provider fakes' addresses,
+their credentials) turn channels on.
 """
 
 from __future__ import annotations
@@ -15,8 +19,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,12 @@ ROOT = Path(__file__).resolve().parents[2]
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
 HELPLINE = Path(sys.executable).parent / "helpline"
 STARTUP_SECONDS = 240
+STOP_SECONDS = 20
 PASSWORD = "correct horse battery staple"
+
+
+class StackError(RuntimeError):
+    """The stack could not start; the message carries the tail of the logs."""
 
 
 def free_port() -> int:
@@ -64,6 +73,11 @@ class Stack:
     base: str
     env: dict[str, str]
     logs: dict[str, Path]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        return self.env["RASA_URL"].split(",")
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run(
@@ -101,7 +115,7 @@ class Stack:
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
     def logged(self) -> str:
-        """Everything the three processes wrote so far."""
+        """Everything the processes wrote so far."""
         return "".join(path.read_text(errors="replace") for path in self.logs.values())
 
     def rasa_store(self) -> str:
@@ -109,6 +123,9 @@ class Stack:
         from tests.helpers.rasa_store import stored_text
 
         return stored_text(Settings.load(self.env, env_file=None))
+
+    def tail(self, characters: int = 2000) -> str:
+        return "".join(f"\n--- {n}\n{p.read_text()[-characters:]}" for n, p in self.logs.items())
 
 
 def _fresh_stores(env: dict[str, str]) -> None:
@@ -132,100 +149,141 @@ def _fresh_stores(env: dict[str, str]) -> None:
 @contextlib.contextmanager
 def running(var: Path, extra: Mapping[str, str] | None = None) -> Iterator[Stack]:
     """The stack, its state under ``var``; fails the test with the processes' logs if it dies."""
-    if not (ROOT / "models" / ".trained").exists() or not RASA.exists():
-        pytest.fail(
-            "the integration test needs `make train` (the Rasa runtime and a trained model)"
-        )
-    ports = {name: free_port() for name in ("helpline", "rasa", "actions")}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL"))}
-    env.update(
-        HELPLINE_ENV="test",
-        HELPLINE_VAR_DIR=str(var),
-        HELPLINE_PORT=str(ports["helpline"]),
-        RASA_URL=f"http://127.0.0.1:{ports['rasa']}",
-        ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}",
-        DATABASE_URL=os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{var}/helpline.db",
-        LOG_LEVEL="INFO",
-    )
+    own = ("DATABASE_URL", "REDIS_URL", "HELPLINE_PORT", "PUBLIC_BASE_URL")
+    env = {k: v for k, v in os.environ.items() if k not in own}
+    env["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{var}/helpline.db"
     if os.environ.get("TEST_REDIS_URL"):
         env["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
     env.update(extra or {})
     _fresh_stores(env)
+    try:
+        with started(var, env) as stack:
+            yield stack
+    except StackError as error:
+        pytest.fail(str(error))
+
+
+def rasa_name(replica: int, replicas: int) -> str:
+    return "rasa" if replicas == 1 else f"rasa-{replica + 1}"
+
+
+@contextlib.contextmanager
+def started(
+    var: Path,
+    base_env: Mapping[str, str],
+    *,
+    rasa_replicas: int = 1,
+    helpline: Sequence[str] = (str(HELPLINE), "serve"),
+    more: Mapping[str, Sequence[str]] | None = None,
+) -> Iterator[Stack]:
+    """Start every process with ``base_env`` (DATABASE_URL, REDIS_URL, channels...).
+
+    ``helpline`` replaces the service's command line; ``more`` adds processes (separate
+    workers) once the service is healthy. Raises StackError if the stack does not start.
+    """
+    if not (ROOT / "models" / ".trained").exists() or not RASA.exists():
+        raise StackError("the stack needs `make train` (the Rasa runtime and a trained model)")
+    env = dict(base_env)
+    # The caller may name the service's port: the providers' fakes must know it beforehand.
+    env.setdefault("HELPLINE_PORT", str(free_port()))
+    ports = {"actions": free_port()}
+    rasa = [rasa_name(r, rasa_replicas) for r in range(rasa_replicas)]
+    ports |= {name: free_port() for name in rasa}
+    env.update(
+        HELPLINE_ENV="test",
+        HELPLINE_VAR_DIR=str(var),
+        RASA_URL=",".join(f"http://127.0.0.1:{ports[name]}" for name in rasa),
+        ACTION_SERVER_URL=f"http://127.0.0.1:{ports['actions']}",
+    )
+    env.setdefault("LOG_LEVEL", "INFO")
+    # Providers' webhooks are signed for the URL they call: here, the service itself.
+    env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{env['HELPLINE_PORT']}")
     settings = Settings.load(env, env_file=None)
     endpoints = rasa_endpoints(settings, ROOT)
     env["RASA_TOKEN"] = settings.rasa_token.reveal()
-    commands = {
-        "rasa": [
+    commands: dict[str, list[str]] = {
+        name: [
             str(RASA),
             "run",
             "--enable-api",
-            "--auth-token",
-            env["RASA_TOKEN"],
+            # One argument: a generated token may begin with "-".
+            f"--auth-token={env['RASA_TOKEN']}",
             "--interface",
             "127.0.0.1",
             "--port",
-            str(ports["rasa"]),
+            str(ports[name]),
             "--model",
             str(ROOT / "models"),
             "--endpoints",
             str(endpoints),
             "--credentials",
             str(ROOT / "credentials.yml"),
-        ],
-        "actions": [
-            str(RASA),
-            "run",
-            "actions",
-            "--actions",
-            "actions",
-            "--port",
-            str(ports["actions"]),
-        ],
-        "helpline": [str(HELPLINE), "serve"],
+        ]
+        for name in rasa
     }
-    logs = {name: var / f"{name}.log" for name in commands}
-    children = []
-    for name, command in commands.items():
-        with logs[name].open("wb") as log:
-            children.append(
-                subprocess.Popen(
-                    command,
-                    cwd=ROOT,
-                    env=env | {"SANIC_HOST": "127.0.0.1"},
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-    # ``extra`` may name the port: the providers' fakes must know the address beforehand.
-    base = f"http://127.0.0.1:{env['HELPLINE_PORT']}"
+    commands["actions"] = [
+        *(str(RASA), "run", "actions", "--actions", "actions"),
+        *("--port", str(ports["actions"])),
+    ]
+    commands["helpline"] = list(helpline)
+    stack = Stack(
+        base=f"http://127.0.0.1:{env['HELPLINE_PORT']}",
+        env=env,
+        logs={name: var / f"{name}.log" for name in [*commands, *(more or {})]},
+    )
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            for name, child in zip(commands, children, strict=True):
-                if child.poll() is not None:
-                    pytest.fail(f"{name} exited: {logs[name].read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    "the stack did not become healthy: "
-                    + "".join(f"\n--- {n}\n{p.read_text()[-2000:]}" for n, p in logs.items())
-                )
-            time.sleep(1)
-        yield Stack(base=base, env=env, logs=logs)
+        for name, command in commands.items():
+            stack.processes[name] = _start(command, env, stack.logs[name])
+        _wait_healthy(stack)
+        for name, command in (more or {}).items():
+            stack.processes[name] = _start(list(command), env, stack.logs[name])
+        yield stack
     finally:
-        for child in children:
-            if child.poll() is None:
+        stop(stack.processes.values())
+
+
+def _start(command: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**env, "SANIC_HOST": "127.0.0.1"},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_healthy(stack: Stack) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        for name, child in stack.processes.items():
+            if child.poll() is not None:
+                raise StackError(f"{name} exited: {stack.logs[name].read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{stack.base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise StackError("the stack did not become healthy: " + stack.tail())
+        time.sleep(1)
+
+
+def stop(children: Iterable[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each process group, then SIGKILL what is still running after the grace time."""
+    children = list(children)
+    for child in children:
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
+    for child in children:
+        try:
+            child.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
 
 
 class Person:
