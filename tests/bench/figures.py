@@ -32,11 +32,16 @@ class Turn:
     answered_at: float | None = None
     status: int | None = None
     replies: list[tuple[float, str]] = field(default_factory=list)
-    expect_reply: bool = True
+    # At least this many messages answer the turn (bare Rasa's texts); 0: it stays silent.
+    expected_replies: int = 1
     # The provider delivered this webhook twice (as Twilio does after a time-out).
     redelivered: bool = False
     # The bot handed the person to a caseworker in this turn: it is silent afterwards.
     hands_over: bool = False
+
+    @property
+    def expect_reply(self) -> bool:
+        return self.expected_replies > 0
 
     @property
     def acknowledged(self) -> bool:
@@ -111,22 +116,21 @@ def attribute(
     return strays
 
 
-def expectations(reference: Iterable[Turn]) -> dict[tuple[int, int], bool]:
-    """Which turns the helpline must answer: those bare Rasa answered, until a handover."""
-    expected: dict[tuple[int, int], bool] = {}
+def expectations(reference: Iterable[Turn]) -> dict[tuple[int, int], int]:
+    """How many messages at least answer each turn: bare Rasa's texts, none after a handover."""
+    expected: dict[tuple[int, int], int] = {}
     handed_over: set[int] = set()
     for turn in sorted(reference, key=lambda t: (t.conversation, t.index)):
-        expected[(turn.conversation, turn.index)] = turn.conversation not in handed_over and bool(
-            turn.replies
-        )
+        silent = turn.conversation in handed_over
+        expected[(turn.conversation, turn.index)] = 0 if silent else len(turn.replies)
         if turn.hands_over:
             handed_over.add(turn.conversation)
     return expected
 
 
 def lost(turns: Iterable[Turn]) -> int:
-    """Turns that should have been answered and were not (refused, or no reply at all)."""
-    return sum(1 for t in turns if not t.acknowledged or (t.expect_reply and not t.replies))
+    """Turns refused, or answered by fewer messages than bare Rasa's texts for them."""
+    return sum(1 for t in turns if not t.acknowledged or len(t.replies) < t.expected_replies)
 
 
 def duplicated(turns: Iterable[Turn]) -> int:

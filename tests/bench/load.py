@@ -27,6 +27,7 @@ from bot.languages import FALLBACK, normalise
 from bot.worker import detected_language
 from channels.twilio import country_of
 from tests.bench.figures import Turn
+from tests.helpers.fake_http import Answer, Recorded
 from tests.helpers.fake_twilio import FakeTwilio, inbound_message, signature
 
 SCRIPTS = Path(__file__).with_name("conversations.yml")
@@ -87,43 +88,51 @@ class BenchTwilio(FakeTwilio):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.loop: asyncio.AbstractEventLoop | None = None
-        # Only touched from the loop's thread (call_soon_threadsafe).
-        self._counts: dict[str, int] = defaultdict(int)
+        # When each address was sent a message; only touched in the loop's thread.
+        self._arrivals: dict[str, list[float]] = defaultdict(list)
         self._events: dict[str, asyncio.Event] = {}
 
-    def _create(self, params: dict[str, Any]) -> Any:
-        answer = super()._create(params)
-        if answer[0] == 201 and self.loop is not None:
-            self.loop.call_soon_threadsafe(self._arrived, str(params.get("To", "")))
+    def _respond(self, request: Recorded) -> Answer | None:
+        answer = super()._respond(request)
+        if answer is not None and answer[0] == 201 and self.loop is not None:
+            to = str(request.params.get("To", ""))
+            self.loop.call_soon_threadsafe(self._arrived, to, request.at)
         return answer
 
-    def _arrived(self, to: str) -> None:
-        self._counts[to] += 1
+    def _arrived(self, to: str, at: float) -> None:
+        self._arrivals[to].append(at)
         if (event := self._events.get(to)) is not None:
             event.set()
 
-    def count(self, to: str) -> int:
-        return self._counts[to]
+    async def settled(
+        self, to: str, since: float, *, at_least: int, timeout: float, quiet: float
+    ) -> None:
+        """Wait for ``at_least`` sends to ``to`` after ``since``, then for ``quiet`` seconds of none.
 
-    async def settled(self, to: str, before: int, *, timeout: float, quiet: float) -> int:
-        """Wait for a first send to ``to`` beyond ``before``, then for ``quiet`` seconds of none."""
+        The count comes from bare Rasa's answer to the same message: each of its texts is
+        at least one message (SMS may cut a text into parts, sent one after the other).
+        """
         event = self._events.setdefault(to, asyncio.Event())
         deadline = time.monotonic() + timeout
-        while self._counts[to] <= before:
+
+        def count() -> int:
+            return sum(1 for at in self._arrivals[to] if at >= since)
+
+        while count() < max(1, at_least):
             event.clear()
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return self._counts[to]
+                return
             try:
                 await asyncio.wait_for(event.wait(), remaining)
             except TimeoutError:
-                return self._counts[to]
+                return
         while True:
             event.clear()
             try:
                 await asyncio.wait_for(event.wait(), quiet)
             except TimeoutError:
-                return self._counts[to]
+                return
 
     def sends(self) -> list[tuple[float, str, str]]:
         """(time, to, body) of every message the helpline sent, from the fake's records."""
@@ -157,7 +166,7 @@ async def helpline(
     concurrency: int,
     pause: float,
     timeout: float,
-    expected: dict[tuple[int, int], bool] | None = None,
+    expected: dict[tuple[int, int], int] | None = None,
     redeliver_every: int = 0,
 ) -> list[Turn]:
     """Every person's script as signed Twilio webhooks; replies attributed later from the fake."""
@@ -172,10 +181,9 @@ async def helpline(
             for index, text in enumerate(person.script.turns):
                 form = inbound_message(person.address, text, to=HELPLINE_NUMBER)
                 headers = {"X-Twilio-Signature": signature(url, form, auth_token)}
-                before = fake.count(person.address)
                 turn = Turn(person.number, index, sent_at=time.monotonic())
                 if expected is not None:
-                    turn.expect_reply = expected.get((person.number, index), True)
+                    turn.expected_replies = expected.get((person.number, index), 1)
                 try:
                     response = await client.post("/webhooks/twilio", data=form, headers=headers)
                     turn.status = response.status_code
@@ -188,7 +196,13 @@ async def helpline(
                     with contextlib.suppress(httpx.HTTPError):
                         await client.post("/webhooks/twilio", data=form, headers=headers)
                 if turn.acknowledged and turn.expect_reply:
-                    await fake.settled(person.address, before, timeout=timeout, quiet=pause)
+                    await fake.settled(
+                        person.address,
+                        turn.sent_at,
+                        at_least=turn.expected_replies,
+                        timeout=timeout,
+                        quiet=pause,
+                    )
                 else:
                     await asyncio.sleep(pause)
                 turns.append(turn)
@@ -251,7 +265,7 @@ async def reference(
                         turn.hands_over = turn.hands_over or "open_case" in control
                     elif message.get("text"):
                         turn.replies.append((turn.answered_at, str(message["text"])))
-                turn.expect_reply = bool(turn.replies)
+                turn.expected_replies = len(turn.replies)
                 turns.append(turn)
                 await asyncio.sleep(pause)
             return turns

@@ -202,7 +202,7 @@ class Bench:
         )
 
     async def helpline(
-        self, people: list[load.Conversation], expected: dict[tuple[int, int], bool] | None
+        self, people: list[load.Conversation], expected: dict[tuple[int, int], int] | None
     ) -> list[Turn]:
         before = len(self.fake.sends())
         turns = await load.helpline(
@@ -250,7 +250,7 @@ class Bench:
             self.monitor.end_phase()
         expected = figures.expectations(reference)
         for turn in turns:
-            turn.expect_reply = expected.get((turn.conversation, turn.index), True)
+            turn.expected_replies = expected.get((turn.conversation, turn.index), 1)
         self.reference_rounds.append(reference)
         self.helpline_rounds.append(turns)
 
@@ -288,7 +288,7 @@ def _rows(turns: list[Turn]) -> list[dict[str, Any]]:
             "ack_ms": t.ack_ms,
             "end_to_end_ms": t.end_to_end_ms,
             "replies": len(t.replies),
-            "expect_reply": t.expect_reply,
+            "expected_replies": t.expected_replies,
         }
         for t in turns
     ]

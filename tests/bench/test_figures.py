@@ -66,18 +66,23 @@ def answered(
     return turn
 
 
-def test_lost_counts_refused_webhooks_and_unanswered_turns() -> None:
+def test_lost_counts_refused_webhooks_and_turns_answered_short() -> None:
     silent_on_purpose = answered(3, 1, [])
-    silent_on_purpose.expect_reply = False
+    silent_on_purpose.expected_replies = 0
+    short = answered(4, 0, ["ack", "answer"])
+    short.expected_replies = 3
+    cut_in_parts = answered(5, 0, ["(1/2) ...", "(2/2) ..."])
     turns = [
         answered(0, 0, ["hi"]),
         answered(1, 0, []),
         answered(2, 0, ["hi"], status=503),
         answered(2, 1, ["hi"], status=None),
         silent_on_purpose,
+        short,
+        cut_in_parts,
     ]
 
-    assert figures.lost(turns) == 3
+    assert figures.lost(turns) == 4
 
 
 def test_duplicated_counts_each_repeat_of_a_text_within_a_turn() -> None:
@@ -92,7 +97,7 @@ def test_duplicated_counts_each_repeat_of_a_text_within_a_turn() -> None:
 
 def test_replies_after_a_handover_are_unexpected() -> None:
     after = answered(0, 2, ["should not be here"])
-    after.expect_reply = False
+    after.expected_replies = 0
 
     assert figures.unexpected([answered(0, 0, ["hi"]), after]) == 1
 
@@ -105,15 +110,15 @@ def test_expectations_follow_the_reference_until_a_handover() -> None:
         handover,
         answered(0, 2, ["the bot would answer, the helpline must not"]),
         answered(1, 0, []),
-        answered(1, 1, ["rights"]),
+        answered(1, 1, ["red flag noted", "rights", "a question"]),
     ]
 
     assert figures.expectations(reference) == {
-        (0, 0): True,
-        (0, 1): True,
-        (0, 2): False,
-        (1, 0): False,
-        (1, 1): True,
+        (0, 0): 1,
+        (0, 1): 1,
+        (0, 2): 0,
+        (1, 0): 0,
+        (1, 1): 3,
     }
 
 
