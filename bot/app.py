@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.use_database_threads()
         worker_task = None
         if run_worker:
             state.worker = Worker(state)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 
@@ -26,6 +29,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+# Database work runs in threads, as many as the connection pool can serve (10 + 20 overflow).
+# Storing an inbound message is what a provider waits for: it has threads of its own, so
+# that a busy worker never holds up an acknowledgement.
+DATABASE_THREADS = 24
+INBOX_THREADS = 4
+
+
+def _inbox_threads() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(INBOX_THREADS, thread_name_prefix="inbox")
 
 
 @dataclass
@@ -43,6 +56,7 @@ class AppState:
     keywords: Keywords
     channels: dict[str, Channel] = field(default_factory=dict)
     worker: Worker | None = None
+    inbox_threads: ThreadPoolExecutor = field(default_factory=_inbox_threads)
 
     @classmethod
     def build(cls, settings: Settings, *, root: Path = PROJECT_ROOT) -> AppState:
@@ -75,6 +89,21 @@ class AppState:
     def channel(self, name: str) -> Channel:
         return self.channels[name]
 
+    @staticmethod
+    def use_database_threads() -> None:
+        """Give the running loop's ``asyncio.to_thread`` as many threads as the pool serves.
+
+        Python's default is min(32, cores + 4): six on two cores, too few for a worker
+        whose conversations each wait on the database and on Rasa.
+        """
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(DATABASE_THREADS, thread_name_prefix="database")
+        )
+
+    async def in_inbox_thread(self, function: Callable[[], T]) -> T:
+        """Run ``function`` (storing an inbound message) on the inbox's own threads."""
+        return await asyncio.get_running_loop().run_in_executor(self.inbox_threads, function)
+
     async def close(self) -> None:
         for channel in self.channels.values():
             await channel.close()
@@ -83,4 +112,5 @@ class AppState:
         await self.queue.close()
         await self.trackers.close()
         await self.live.close()
+        self.inbox_threads.shutdown(wait=True)
         self.db.dispose()

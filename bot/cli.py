@@ -63,6 +63,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     async def main() -> None:
         state = AppState.build(settings)
+        state.use_database_threads()
         try:
             await Worker(state).run()
         finally:

@@ -145,6 +145,13 @@ class RequestContext:
     values: dict[str, Any]
 
 
+def named_language(request: Mapping[str, Any]) -> str | None:
+    """The language a Rasa NLG request names itself (the action's argument, the message's metadata)."""
+    arguments = request.get("arguments") or {}
+    metadata = ((request.get("tracker") or {}).get("latest_message") or {}).get("metadata") or {}
+    return normalise(arguments.get("language")) or normalise(metadata.get("language"))
+
+
 def request_context(
     request: Mapping[str, Any], known_language: str | None = None
 ) -> RequestContext:

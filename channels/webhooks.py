@@ -7,7 +7,6 @@ queued costs only a delay (the worker's sweep finds the row).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -55,7 +54,7 @@ async def store(state: AppState, inbound: Inbound) -> Accepted | None:
             return accept(session, inbound)
 
     try:
-        accepted = await asyncio.to_thread(run)
+        accepted = await state.in_inbox_thread(run)
     except SQLAlchemyError as error:
         log.error(
             "%s message %s not stored: %s",

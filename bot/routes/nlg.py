@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot import directory
 from bot.errors import ContentMissing
 from bot.models import Contact, Conversation
-from bot.nlg import Rendered, request_context
+from bot.nlg import Rendered, named_language, request_context
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["nlg"])
@@ -28,7 +28,11 @@ async def nlg(request: Request, token: str = Query(default="")) -> dict[str, Any
     if not isinstance(body, dict) or not isinstance(body.get("response"), str):
         raise HTTPException(status_code=422, detail="expected Rasa's NLG request body")
     sender = (body.get("tracker") or {}).get("sender_id")
-    known = await asyncio.to_thread(_conversation_language, state, sender) if sender else None
+    known = None
+    # The helpline names the language in every message's metadata: the database is only
+    # asked for messages that come without (e.g. Rasa's reminders).
+    if sender and not named_language(body):
+        known = await asyncio.to_thread(_conversation_language, state, sender)
     if body["response"] == directory.RESPONSE:
         found = await asyncio.to_thread(_directory_answer, state, body, known)
         if found is not None:
