@@ -99,6 +99,8 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(MAX_CONCURRENT_CONVERSATIONS)
         self._failures: dict[int, int] = {}
+        # Conversations a task of this process handles, and whether they were woken since.
+        self._active: dict[int, bool] = {}
         self.running = False
 
     async def run(self) -> None:
@@ -195,17 +197,31 @@ class Worker:
         return len(missed)
 
     async def handle_conversation(self, conversation_id: int) -> None:
-        async with self.state.queue.lock(conversation_id):
-            while True:
-                message_id = await asyncio.to_thread(self._next_pending, conversation_id)
-                if message_id is None:
-                    return
-                try:
-                    await self.process(message_id)
-                except RasaUnavailable as error:
-                    self._schedule_retry(conversation_id, str(error))
-                    return
-                self._failures.pop(conversation_id, None)
+        if conversation_id in self._active:
+            # This process is on it already: it reads the conversation again before it
+            # lets go, rather than a second task waiting for the lock (and polling Redis).
+            self._active[conversation_id] = True
+            return
+        self._active[conversation_id] = False
+        try:
+            async with self.state.queue.lock(conversation_id):
+                while True:
+                    message_id = await asyncio.to_thread(self._next_pending, conversation_id)
+                    if message_id is None:
+                        # Woken meanwhile: look again. Otherwise let go before the lock is
+                        # released, so that a later wake-up takes the lock itself.
+                        if self._active.pop(conversation_id):
+                            self._active[conversation_id] = False
+                            continue
+                        return
+                    try:
+                        await self.process(message_id)
+                    except RasaUnavailable as error:
+                        self._schedule_retry(conversation_id, str(error))
+                        return
+                    self._failures.pop(conversation_id, None)
+        finally:
+            self._active.pop(conversation_id, None)
 
     def _schedule_retry(self, conversation_id: int, reason: str) -> None:
         failures = self._failures.get(conversation_id, 0)

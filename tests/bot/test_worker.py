@@ -574,3 +574,37 @@ async def test_rasa_reads_the_words_without_the_number_and_the_case_keeps_it(
 
     assert [text for text, _metadata in rasa.received] == ["help me my number is <number>"]
     assert messages(state, conversation_id)[0][2] == "help me my number is +971 50 123 4567"
+
+
+async def test_a_wake_up_for_a_conversation_in_hand_returns_and_its_message_is_still_handled(
+    state: AppState, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with state.db.session() as session:
+        conversation = factories.conversation(session, address="simulator:amina")
+        factories.case(session, conversation)
+    conversation_id = receive(state, "first", provider_id="sim-1")
+    handling = asyncio.Event()
+    release = asyncio.Event()
+    to_case = worker._to_case
+
+    async def slow_process(message_id: int) -> None:
+        handling.set()
+        await release.wait()
+        await asyncio.to_thread(to_case, message_id)
+
+    monkeypatch.setattr(worker, "process", slow_process)
+    first = asyncio.create_task(worker.handle_conversation(conversation_id))
+    await asyncio.wait_for(handling.wait(), 10)
+    receive(state, "second", provider_id="sim-2")
+
+    # The second wake-up does not wait for the first to finish.
+    await asyncio.wait_for(worker.handle_conversation(conversation_id), 1)
+    release.set()
+    await asyncio.wait_for(first, 10)
+
+    assert messages(state, conversation_id) == [
+        ("in", "person", "first", "done"),
+        ("in", "person", "second", "done"),
+    ]
+    # Nothing is left in hand: the next wake-up takes the conversation itself.
+    assert worker._active == {}
