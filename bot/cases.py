@@ -637,6 +637,11 @@ def _silenced_by_safe_word(session: Session, case: Case) -> bool:
     return latest is not None and latest.kind == "safe_word"
 
 
+def silenced(session: Session, case: Case) -> bool:
+    """Nothing may be sent to the person now: their last word was their safe word."""
+    return _silenced_by_safe_word(session, case)
+
+
 def add_caseworker_message(session: Session, user: User, case_id: int, text: str) -> Message:
     """Record a caseworker's reply as an outbound message for the outbox to deliver."""
     case = _find(session, user, case_id)

@@ -51,8 +51,13 @@ def _queue(
 
 
 def close_case(state: AppState, session: Session, user: User, case_id: int, outcome: str) -> Closed:
-    """Close the case, tell the person, and ask for their rating when the channel allows."""
+    """Close the case, tell the person, and ask for their rating when the channel allows.
+
+    After the person's safe word nothing is sent: someone may be watching their phone.
+    """
     case = cases.close(session, user, case_id, outcome)
+    if cases.silenced(session, case):
+        return Closed(case, [])
     conversation = case.conversation
     rendered = state.nlg.render(
         "utter_case_closed",

@@ -99,3 +99,21 @@ def test_no_rating_is_asked_of_a_person_who_stopped_answering(state: AppState) -
     assert bodies == [state.nlg.render("utter_case_closed", language="en", channel="web").text]
     with state.db.session() as session:
         assert session.get(Case, case_id).rating_requested_at is None  # type: ignore[union-attr]
+
+
+def test_nothing_is_sent_after_the_persons_safe_word(state: AppState) -> None:
+    conversation_id = new_conversation(state, "web", "simulator:amina", with_case=True)
+    with state.db.session() as session:
+        assert cases.record_safe_word(session, conversation_id) is not None
+
+    case_id, bodies = close_case_of(state, conversation_id)
+
+    assert bodies == []
+    with state.db.session() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        assert (case.status, case.rating_requested_at, case.conversation.mode) == (
+            cases.CLOSED,
+            None,
+            "bot",
+        )
