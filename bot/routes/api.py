@@ -182,6 +182,19 @@ class FiguresOut(BaseModel):
     average_rating: float | None
 
 
+class ColleagueOut(BaseModel):
+    id: int
+    username: str
+    role: str
+
+
+class OrganisationOut(BaseModel):
+    id: int
+    name: str
+    languages: list[str] = Field(description="empty: every language")
+    countries: list[str] = Field(description="empty: every country")
+
+
 class AuditOut(BaseModel):
     id: int
     user: str | None = Field(description="the user's name; null for the helpline itself")
@@ -620,3 +633,26 @@ def figures(
     except PermissionDenied as error:
         raise _errors(error) from None
     return asdict(found)
+
+
+@router.get("/colleagues", response_model=list[ColleagueOut], responses=errors(401, 403))
+def colleagues(session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
+    """Who in the caller's organisation can take a case (the targets of a transfer)."""
+    try:
+        found = cases.colleagues(session, user)
+    except PermissionDenied as error:
+        raise _errors(error) from None
+    return [{"id": u.id, "username": u.username, "role": u.role} for u in found]
+
+
+@router.get("/organisations", response_model=list[OrganisationOut], responses=errors(401, 403))
+def organisations(session: SessionDep, user: UserDep) -> list[dict[str, Any]]:
+    """The other organisations a case can go to, with the person's consent."""
+    try:
+        found = cases.other_organisations(session, user)
+    except PermissionDenied as error:
+        raise _errors(error) from None
+    return [
+        {"id": o.id, "name": o.name, "languages": o.languages, "countries": o.countries}
+        for o in found
+    ]

@@ -427,6 +427,8 @@ def test_openapi_lists_the_contract_routes(client: TestClient) -> None:
         "/api/v1/alerts": {"get"},
         "/api/v1/alerts/{alert_id}/acknowledge": {"post"},
         "/api/v1/figures": {"get"},
+        "/api/v1/colleagues": {"get"},
+        "/api/v1/organisations": {"get"},
     }
     assert {path: set(paths.get(path, {})) for path in expected} == expected
 
@@ -811,3 +813,26 @@ def test_figures_for_supervisors(client: TestClient, state: AppState, world: Wor
         None,
     )
     assert (forbidden.status_code, bad.status_code) == (403, 422)
+
+
+def test_transfer_targets(client: TestClient, state: AppState, world: World) -> None:
+    _editor_id, editor = user_token(state, "Mine", cases.EDITOR)
+    with state.db.session() as session:
+        bob = session.scalar(select(User).where(User.username == "bob"))
+        assert bob is not None
+        bob.is_active = False
+
+    colleagues = client.get("/api/v1/colleagues", headers=bearer(world.alice))
+    organisations = client.get("/api/v1/organisations", headers=bearer(world.alice))
+    forbidden = (
+        client.get("/api/v1/colleagues", headers=bearer(editor)).status_code,
+        client.get("/api/v1/organisations", headers=bearer(editor)).status_code,
+    )
+
+    assert [(c["id"], c["username"], c["role"]) for c in colleagues.json()] == [
+        (world.alice_id, "alice", "caseworker")
+    ]
+    assert [(o["name"], o["languages"], o["countries"]) for o in organisations.json()] == [
+        ("Theirs", ["ar"], [])
+    ]
+    assert forbidden == (403, 403)
