@@ -507,6 +507,18 @@ def close(
     return response
 
 
+# Figures (supervisors).
+
+
+@router.get("/figures", response_class=HTMLResponse)
+def figures(request: Request, signed: SignedDep, session: SessionDep, days: int = 30) -> Response:
+    try:
+        found = cases.figures(session, signed.user, days=min(max(days, 1), 366))
+    except PermissionDenied:
+        raise PageError(403, "Only supervisors see the figures.") from None
+    return render(request, "dashboard/figures.html", signed, figures=found)
+
+
 # Content (editors) and administration (admins).
 
 

@@ -243,12 +243,19 @@ def test_a_fetch_may_send_the_token_as_a_header(
 
 # Roles and organisations.
 
-PAGES = ["/dashboard", "/dashboard/queue/rows", "/dashboard/content", "/dashboard/admin", "case"]
+PAGES = [
+    "/dashboard",
+    "/dashboard/queue/rows",
+    "/dashboard/content",
+    "/dashboard/admin",
+    "/dashboard/figures",
+    "case",
+]
 EXPECTED = {
-    "caseworker": [200, 200, 403, 403, 200],
-    "supervisor": [200, 200, 403, 403, 200],
-    "editor": [303, 403, 200, 403, 403],
-    "admin": [200, 200, 200, 200, 200],
+    "caseworker": [200, 200, 403, 403, 403, 200],
+    "supervisor": [200, 200, 403, 403, 200, 200],
+    "editor": [303, 403, 200, 403, 403, 403],
+    "admin": [200, 200, 200, 200, 200, 200],
 }
 
 
@@ -499,6 +506,20 @@ def test_supervisors_see_missed_deadlines_and_acknowledge_them(
         client.post("/dashboard/alerts/999/acknowledge", data={"csrf_token": token}).status_code
         == 404
     )
+
+
+def test_supervisors_see_their_organisations_figures(
+    client: TestClient, world: World, state: AppState
+) -> None:
+    with state.db.session() as session:
+        factories.case(session, language="en", priority="emergency")
+    signed_in(client, "supervisor")
+
+    page = client.get("/dashboard/figures").text
+
+    assert "<dt>Waiting, emergency</dt><dd>1</dd>" in page
+    assert "<dt>Waiting, request</dt><dd>1</dd>" in page
+    assert "<dt>Opened</dt><dd>2</dd>" in page
 
 
 def test_pages_are_neither_cached_nor_framed(client: TestClient, world: World) -> None:
