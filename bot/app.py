@@ -15,6 +15,7 @@ from bot import __version__
 from bot.app_state import AppState
 from bot.config import Settings
 from bot.dashboard import install as install_dashboard
+from bot.ratelimit import SourceLimit
 from bot.routes import api, health, nlg, referrals
 from bot.worker import Worker
 
@@ -61,4 +62,5 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         if router is not None:
             app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(SourceLimit, limiter=state.limiter, limit=settings.rate_limit_source)
     return app

@@ -21,6 +21,7 @@ from bot.live import LiveBus, attach, make_bus
 from bot.nlg import NLG
 from bot.queue import WorkQueue, make_queue
 from bot.rasa_client import RasaClient
+from bot.ratelimit import RateLimiter, make_rate_limiter
 from bot.tracker_store import TrackerStore, make_tracker_store
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class AppState:
     # Live updates of cases (the dashboard's queue): Redis pub/sub or in process.
     live: LiveBus
     keywords: Keywords
+    limiter: RateLimiter
     channels: dict[str, Channel] = field(default_factory=dict)
     worker: Worker | None = None
     inbox_threads: ThreadPoolExecutor = field(default_factory=_inbox_threads)
@@ -77,6 +79,7 @@ class AppState:
             http=httpx.AsyncClient(timeout=10.0),
             trackers=make_tracker_store(settings),
             live=bus,
+            limiter=make_rate_limiter(settings.redis_url),
             keywords=Keywords.load(
                 Path(settings.extra.get("HELPLINE_KEYWORDS_FILE", DEFAULT_FILE))
             ),
@@ -111,6 +114,7 @@ class AppState:
         await self.http.aclose()
         await self.queue.close()
         await self.trackers.close()
+        await self.limiter.close()
         await self.live.close()
         self.inbox_threads.shutdown(wait=True)
         self.db.dispose()

@@ -130,6 +130,10 @@ class Settings:
     )
     # Every Rasa replica (RASA_URL may name several, comma-separated); rasa_url is the first.
     rasa_urls: tuple[str, ...] = ()
+    # Refused webhook requests per minute from one source address, and messages per
+    # minute from one sender (bot.ratelimit).
+    rate_limit_source: int = 30
+    rate_limit_sender: int = 20
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -284,6 +288,8 @@ class Settings:
                     for priority, default in DEFAULT_FIRST_RESPONSE_MINUTES.items()
                 }
             ),
+            rate_limit_source=_positive_int(env, "HELPLINE_RATE_LIMIT_SOURCE", 30),
+            rate_limit_sender=_positive_int(env, "HELPLINE_RATE_LIMIT_SENDER", 20),
             # Secrets stay typed: never copy them here as plain strings.
             extra={
                 k: v for k, v in env.items() if k.startswith("HELPLINE_") and k not in _SECRET_NAMES

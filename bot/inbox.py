@@ -93,8 +93,12 @@ def _payload(inbound: Inbound) -> str | None:
     return json.dumps(payload) if payload else None
 
 
-def accept(session: Session, inbound: Inbound) -> Accepted:
-    """Store an inbound message once; a repeated provider id returns the stored row."""
+def accept(session: Session, inbound: Inbound, *, rate_limited: str | None = None) -> Accepted:
+    """Store an inbound message once; a repeated provider id returns the stored row.
+
+    ``rate_limited`` (bot.ratelimit) marks a message over the sender's limit: stored
+    all the same, but the bot does not read it.
+    """
     existing = session.scalar(
         select(Message).where(
             Message.channel == inbound.channel, Message.provider_id == inbound.provider_id
@@ -114,6 +118,7 @@ def accept(session: Session, inbound: Inbound) -> Accepted:
         body=inbound.text,
         payload=_payload(inbound),
         status=RECEIVED,
+        error=rate_limited,
     )
     try:
         with session.begin_nested():

@@ -32,6 +32,7 @@ from bot.inbox import DONE, RECEIVED
 from bot.keywords import ERASE_PAYLOAD
 from bot.languages import normalise
 from bot.models import Contact, Conversation, Message, utcnow
+from bot.ratelimit import RATE_LIMITED, RATE_LIMITED_FIRST
 from channels.base import Choice, Outgoing
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,11 @@ ERASE_CONFIRMATION_WINDOW = timedelta(hours=1)
 # What the helpline answers to a safe word: it must look like any shop's message.
 INNOCUOUS = (
     "Your order has been shipped and will arrive in 3 to 5 days. Thank you for shopping with us."
+)
+# Said once a minute to someone over the per-sender limit (bot.ratelimit).
+TOO_FAST = (
+    "You are writing very fast. Your messages are kept, but I will read new ones "
+    "in a minute. Please wait a moment."
 )
 # Said once, in the first answer to a new person.
 FIRST_ANSWER_NOTICE = 'This chat is confidential. To erase it, write "{word}".'
@@ -278,7 +284,11 @@ class Worker:
         if snapshot["chosen_language"] not in (None, language):
             language = snapshot["chosen_language"]
             turn.controls.append({"set_language": language})
-        if snapshot["text"]:
+        if snapshot["limited"] and not self._asks_to_erase(snapshot["text"]):
+            # Over the sender's limit: kept, not read by the bot; told once per minute.
+            if snapshot["limited"] == RATE_LIMITED_FIRST:
+                turn.parts.append(Outgoing(_(language, TOO_FAST), (), language))
+        elif snapshot["text"]:
             written_in = detected_language(snapshot["text"], language)
             if written_in is not None:
                 turn.controls.append({"set_language": written_in})
@@ -363,6 +373,9 @@ class Worker:
                 "has_media": bool(payload.get("media")),
                 "chosen_language": normalise(payload.get("language")),
                 "menu": conversation.last_menu or [],
+                "limited": message.error
+                if message.error in (RATE_LIMITED, RATE_LIMITED_FIRST)
+                else None,
                 "erase_pending": conversation.erase_requested_at is not None
                 and utcnow() - conversation.erase_requested_at < ERASE_CONFIRMATION_WINDOW,
             }

@@ -14,7 +14,8 @@ from fastapi import Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import BadWebhook, ChannelAuthError, HelplineError
-from bot.inbox import Accepted, accept
+from bot.inbox import Accepted, accept, address_hash
+from bot.ratelimit import RATE_LIMITED, RATE_LIMITED_FIRST
 
 if TYPE_CHECKING:
     from bot.app_state import AppState
@@ -49,9 +50,17 @@ def refusal(channel: str, error: HelplineError) -> Response:
 async def store(state: AppState, inbound: Inbound) -> Accepted | None:
     """Store the message and wake its conversation; None when the database is unavailable."""
 
+    # Counted by the keyed hash of the address: the limiter never sees a number.
+    verdict = await state.limiter.hit(
+        f"sender:{address_hash(inbound.channel, inbound.address)}", state.settings.rate_limit_sender
+    )
+    limited = None
+    if not verdict.allowed:
+        limited = RATE_LIMITED_FIRST if verdict.first_refusal else RATE_LIMITED
+
     def run() -> Accepted:
         with state.db.session() as session:
-            return accept(session, inbound)
+            return accept(session, inbound, rate_limited=limited)
 
     try:
         accepted = await state.in_inbox_thread(run)
