@@ -49,7 +49,7 @@ async def test_with_the_database_down_the_provider_is_asked_to_deliver_again(
     monkeypatch: pytest.MonkeyPatch,
     request_of: Any,
 ) -> None:
-    def down(*args: Any) -> None:
+    def down(*args: Any, **kwargs: Any) -> None:
         raise OperationalError("INSERT", {}, ConnectionRefusedError("database is down"))
 
     monkeypatch.setattr(webhooks, "accept", down)
