@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot import auth, cases
 from bot.app_state import AppState
 from bot.config import Settings
-from bot.dashboard import security
+from bot.dashboard import routes, security
 from bot.models import ApiToken, Case, CaseEvent, Message, User, utcnow
 from tests.helpers import factories
 from tests.helpers.app import make_app
@@ -601,17 +601,21 @@ def served(app: FastAPI) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+def signed_in_over_http(browser: httpx.Client, username: str) -> str:
+    page = browser.get("/dashboard/login")
+    token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    browser.post(
+        "/dashboard/login",
+        data={"username": username, "password": factories.PASSWORD, "csrf_token": token},
+    )
+    return CSRF.search(browser.get("/dashboard").text).group(1)  # type: ignore[union-attr]
+
+
 def test_the_event_stream_tells_of_changes_to_the_organisations_cases(
     served: str, world: World
 ) -> None:
     with httpx.Client(base_url=served, follow_redirects=False) as browser:
-        page = browser.get("/dashboard/login")
-        token = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-        browser.post(
-            "/dashboard/login",
-            data={"username": "caseworker", "password": factories.PASSWORD, "csrf_token": token},
-        )
-        csrf = CSRF.search(browser.get("/dashboard").text).group(1)  # type: ignore[union-attr]
+        csrf = signed_in_over_http(browser, "caseworker")
         received: list[str] = []
         with browser.stream("GET", "/dashboard/events", timeout=10) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
@@ -628,3 +632,18 @@ def test_the_event_stream_tells_of_changes_to_the_organisations_cases(
 
     assert received[-2] == "event: case"
     assert f'"case_id": {world.mine_case}' in received[-1]
+
+
+def test_the_event_stream_ends_when_the_session_does(
+    served: str, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes, "HEARTBEAT_SECONDS", 0.2)
+    with httpx.Client(base_url=served, follow_redirects=False) as browser:
+        csrf = signed_in_over_http(browser, "caseworker")
+        with browser.stream("GET", "/dashboard/events", timeout=10) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 3000"
+            assert browser.post("/dashboard/logout", data={"csrf_token": csrf}).status_code == 303
+            rest = list(lines)
+
+    assert set(rest) <= {"", ": keep-alive"}
