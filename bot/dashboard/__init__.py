@@ -5,13 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bot.dashboard import security
+from bot.dashboard import report, security
 from bot.dashboard.routes import PageError, render, router
 
 
 def install(app: FastAPI) -> None:
     """Mount the dashboard's routes and the handlers that answer its errors as pages."""
     app.include_router(router)
+    app.include_router(report.router)
 
     @app.exception_handler(security.NotSignedIn)
     async def not_signed_in(request: Request, error: security.NotSignedIn) -> Response:
