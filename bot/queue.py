@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 STREAM = "helpline:work"
 GROUP = "workers"
 LOCK_SECONDS = 120
+# A wake-up its consumer has not acknowledged for this long is taken over by another;
+# consumers look for such wake-ups at most this often.
+CLAIM_IDLE_SECONDS = 60.0
+CLAIM_EVERY_SECONDS = 5.0
 
 
 class WorkQueue(ABC):
@@ -85,12 +90,21 @@ class InProcessQueue(WorkQueue):
 
 
 class RedisQueue(WorkQueue):
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        consumer: str | None = None,
+        claim_idle_seconds: float = CLAIM_IDLE_SECONDS,
+    ) -> None:
         import redis.asyncio as redis
 
         self._redis = redis.from_url(url, decode_responses=True)
-        self._consumer = f"{socket.gethostname()}-{os.getpid()}"
+        self._consumer = consumer or f"{socket.gethostname()}-{os.getpid()}"
         self._group_ready = False
+        self._claim_idle_ms = int(claim_idle_seconds * 1000)
+        # Looking for what a dead consumer left costs a round trip: not before every read.
+        self._next_claim = 0.0
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -111,13 +125,15 @@ class RedisQueue(WorkQueue):
         await self._ensure_group()
         while True:
             # Wake-ups a dead consumer left unacknowledged are taken over after a minute.
-            autoclaimed: Any = await self._redis.xautoclaim(
-                STREAM, GROUP, self._consumer, min_idle_time=60_000, count=1
-            )
-            claimed = autoclaimed[1]
-            if claimed:
-                entry_id, fields = claimed[0]
-                return int(fields["conversation"]), entry_id
+            if time.monotonic() >= self._next_claim:
+                autoclaimed: Any = await self._redis.xautoclaim(
+                    STREAM, GROUP, self._consumer, min_idle_time=self._claim_idle_ms, count=1
+                )
+                claimed = autoclaimed[1]
+                if claimed:
+                    entry_id, fields = claimed[0]
+                    return int(fields["conversation"]), entry_id
+                self._next_claim = time.monotonic() + CLAIM_EVERY_SECONDS
             entries: Any = await self._redis.xreadgroup(
                 GROUP, self._consumer, {STREAM: ">"}, count=1, block=1000
             )
@@ -127,8 +143,11 @@ class RedisQueue(WorkQueue):
 
     async def ack(self, receipt: str | None) -> None:
         if receipt is not None:
-            await self._redis.xack(STREAM, GROUP, receipt)
-            await self._redis.xdel(STREAM, receipt)
+            # One round trip for both.
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xack(STREAM, GROUP, receipt)
+                pipe.xdel(STREAM, receipt)
+                await pipe.execute()
 
     @contextlib.asynccontextmanager
     async def lock(self, conversation_id: int) -> AsyncIterator[None]:

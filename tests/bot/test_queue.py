@@ -129,3 +129,24 @@ async def test_lock_is_released_after_an_error(queue: WorkQueue) -> None:
 
     async with asyncio.timeout(5), queue.lock(9):
         pass
+
+
+async def test_redis_wake_ups_a_dead_consumer_left_are_taken_over(redis_url: str | None) -> None:
+    if redis_url is None:
+        pytest.skip("TEST_REDIS_URL is not set")
+    dead = RedisQueue(redis_url, consumer="dead")
+    alive = RedisQueue(redis_url, consumer="alive", claim_idle_seconds=0.05)
+    try:
+        await dead.put(7)
+        assert (await asyncio.wait_for(dead.get(), 5))[0] == 7  # taken, never acknowledged
+        await asyncio.sleep(0.1)
+
+        conversation_id, receipt = await asyncio.wait_for(alive.get(), 5)
+        await alive.ack(receipt)
+
+        assert conversation_id == 7
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(alive.get(), 0.2)
+    finally:
+        await dead.close()
+        await alive.close()
