@@ -121,15 +121,23 @@ def _finish(
     failure: DeliveryFailed | None = None,
 ) -> None:
     with state.db.session() as session:
-        message = session.get(Message, message_id)
-        if message is None:  # erased meanwhile
-            return
-        message.status = status
-        message.provider_id = provider_id or message.provider_id
-        message.error = failure.reason[:200] if failure else None
-        message.processed_at = utcnow()
+        # One UPDATE: the row (and its encrypted body) is only loaded when a failure must
+        # reach the case. No row changed: it was erased meanwhile.
+        session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(
+                status=status,
+                provider_id=provider_id or Message.provider_id,
+                error=failure.reason[:200] if failure else None,
+                processed_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
         if failure is not None and status == "failed":
-            _failed(session, message, failure.reason, unreachable=failure.unreachable)
+            message = session.get(Message, message_id)
+            if message is not None:
+                _failed(session, message, failure.reason, unreachable=failure.unreachable)
 
 
 def _failed(session: Session, message: Message, reason: str, *, unreachable: bool) -> None:
@@ -250,25 +258,28 @@ def record_status(
     Returns None when no row has that provider id (erased, or not ours), False when
     the report is stale (the row is already as far or further), True when applied.
     """
-    message = session.scalar(
-        select(Message).where(
+    # Only the id: a report for every message sent should not decrypt its body.
+    message_id = session.scalar(
+        select(Message.id).where(
             Message.channel.in_(channels),
             Message.provider_id == provider_id,
             Message.direction == "out",
         )
     )
-    if message is None:
+    if message_id is None:
         return None
     behind = [name for name, step in PROGRESS.items() if step < PROGRESS[status]]
     result = session.execute(
         update(Message)
-        .where(Message.id == message.id, Message.status.in_(behind))
+        .where(Message.id == message_id, Message.status.in_(behind))
         .values(status=status, error=error[:200] if error else Message.error)
         .execution_options(synchronize_session=False)
     )
     if cast(CursorResult[Any], result).rowcount != 1:
         return False
     if status == "failed":
+        message = session.get(Message, message_id)
+        assert message is not None
         _failed(session, message, error or "failed", unreachable=unreachable)
     return True
 
