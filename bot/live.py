@@ -48,6 +48,8 @@ ALLOWED_KEYS = frozenset(
         "assigned_user_id",
         "user_id",
         "alert_id",
+        # "in" or "out" for a message event: which way, never what.
+        "direction",
         "at",
         "opened_at",
         "deadline_at",

@@ -635,6 +635,7 @@ def test_live_events_are_recorded_for_every_change(db: Database) -> None:
         "reopened",
     ]
     assert all(set(e) <= live.ALLOWED_KEYS for _o, e in published)
+    assert [e["direction"] for _o, e in published if e["kind"] == "message"] == ["in", "out"]
 
 
 def test_next_case_claims_the_most_urgent_waiting_case_of_the_organisation(db: Database) -> None:
