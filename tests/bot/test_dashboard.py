@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -20,8 +17,7 @@ from bot.config import Settings
 from bot.dashboard import routes, security
 from bot.models import ApiToken, Case, CaseEvent, Message, User, utcnow
 from tests.helpers import factories
-from tests.helpers.app import make_app
-from tests.helpers.stack import free_port
+from tests.helpers.app import make_app, serving
 
 SCRIPT = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -585,20 +581,8 @@ def test_only_the_admin_creates_users(client: TestClient, world: World) -> None:
 @pytest.fixture
 def served(app: FastAPI) -> Iterator[str]:
     """The app behind a real HTTP server: streaming needs one."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base
 
 
 def signed_in_over_http(browser: httpx.Client, username: str) -> str:

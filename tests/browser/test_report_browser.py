@@ -1,8 +1,8 @@
 """The figures report in a real browser (Debian's Chromium, headless).
 
-The report of the demo case history is written as ``helpline report`` writes it,
-opened from disk, checked for its charts and hidden small counts, and kept as a
-screenshot in var/screenshots/report.png.
+The report of the demo case history, as ``helpline report`` writes it (opened from
+disk) and as a supervisor sees it in the dashboard, is checked for its charts and
+kept as screenshots in var/screenshots/ (report.png, report-dashboard.png).
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from bot import demo_directory, demo_history, report
+from bot import auth, cases, demo_directory, demo_history, report
+from bot.config import Settings
 from bot.db import Database
 from bot.models import utcnow
+from tests.helpers import factories
+from tests.helpers.app import make_app, serving
 
 pytestmark = [pytest.mark.browser]
 
@@ -61,3 +64,31 @@ def test_the_report_reads_well_in_a_browser(db: Database, tmp_path: Path, browse
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
     page.close()
+
+
+def test_a_supervisor_reads_the_report_in_the_dashboard(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, browser: Browser
+) -> None:
+    monkeypatch.setattr(auth, "_hasher", factories.FAST_HASHER)
+    app = make_app(settings, monkeypatch)
+    with app.state.helpline.db.session() as session:
+        demo_directory.seed(session)
+        organisation = factories.organisation(session, "Cedar Migrant Aid")
+        factories.user(session, organisation, "supervisor", role=cases.SUPERVISOR)
+        demo_history.seed(session)
+
+    with serving(app) as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base}/dashboard/login")
+        page.get_by_label("Username").fill("supervisor")
+        page.get_by_label("Password").fill(factories.PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("link", name="Report").click()
+
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Helpline figures")
+        page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        expect(page.locator("figure img")).to_have_count(9)
+        assert page.locator(".tile .value").first.inner_text() == str(demo_history.CASES)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "report-dashboard.png"), full_page=True)
+        page.close()

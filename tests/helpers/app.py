@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -40,3 +44,28 @@ def make_app(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
 def make_state(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AppState:
     speed_up(monkeypatch)
     return AppState.build(settings)
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """The app behind a real HTTP server on a free loopback port; yields its base URL."""
+    import uvicorn
+
+    from tests.helpers.stack import free_port
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
