@@ -8,8 +8,10 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 
 from bot import __version__
 from bot.app_state import AppState
@@ -21,6 +23,12 @@ from bot.worker import Worker
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
+
+
+async def _out_of_range(request: Request, error: Exception) -> JSONResponse:
+    """A number no column can hold (an id of 2**80): nothing has it; not a server error."""
+    log.warning("%s %s: a value out of the database's range", request.method, request.url.path)
+    return JSONResponse({"detail": "a number is out of range"}, status_code=422)
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> FastAPI:
@@ -62,5 +70,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         if router is not None:
             app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_exception_handler(OverflowError, _out_of_range)
+    app.add_exception_handler(DataError, _out_of_range)
     app.add_middleware(SourceLimit, limiter=state.limiter, limit=settings.rate_limit_source)
     return app

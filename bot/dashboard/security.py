@@ -94,7 +94,12 @@ async def submitted_csrf(request: Request) -> str:
 
 
 def check_csrf(expected: str, submitted: str) -> None:
-    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters.
+    if (
+        not expected
+        or not submitted
+        or not hmac.compare_digest(expected.encode(), submitted.encode())
+    ):
         raise CsrfRejected
 
 

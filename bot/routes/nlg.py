@@ -22,7 +22,8 @@ router = APIRouter(tags=["nlg"])
 @router.post("/nlg")
 async def nlg(request: Request, token: str = Query(default="")) -> dict[str, Any]:
     state = request.app.state.helpline
-    if not secrets.compare_digest(token, state.settings.rasa_token.reveal()):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters.
+    if not secrets.compare_digest(token.encode(), state.settings.rasa_token.reveal().encode()):
         raise HTTPException(status_code=403, detail="invalid token")
     body = await request.json()
     if not isinstance(body, dict) or not isinstance(body.get("response"), str):
