@@ -51,6 +51,7 @@ RESPONSE_BUCKETS: tuple[tuple[str, timedelta | None], ...] = (
 )
 NO_RESPONSE = "no response recorded"
 REFERRAL_STATUSES = ("sent", "accepted", "declined", "completed", "no_contact")
+FINISHED = ("completed", "declined", "no_contact")
 
 
 def suppress(counts: Mapping[K, int]) -> dict[K, int | None]:
@@ -247,12 +248,20 @@ def build(
     if organisation_id is not None:
         referral_query = referral_query.where(Referral.from_organisation_id == organisation_id)
     referral_counts: Counter[str] = Counter(session.scalars(referral_query))
-    finished = sum(referral_counts[s] for s in ("completed", "declined", "no_contact"))
+    finished = sum(referral_counts[s] for s in FINISHED)
+    referral_table = _table(
+        "referrals",
+        "Referrals by status",
+        "status",
+        Counter({_humanise(k): v for k, v in referral_counts.items()}),
+        [_humanise(s) for s in REFERRAL_STATUSES],
+    )
+    # The rate would give a hidden count away (finished = completed / rate): shown only
+    # when none of the counts it is made of is hidden.
+    parts = {_humanise(s) for s in FINISHED}
+    hidden = any(value is None for label, value in referral_table.rows if label in parts)
     completion = (
-        referral_counts["completed"] / finished
-        if finished >= THRESHOLD
-        and (referral_counts["completed"] == 0 or referral_counts["completed"] >= THRESHOLD)
-        else None
+        referral_counts["completed"] / finished if finished >= THRESHOLD and not hidden else None
     )
 
     total = sum(per_week.values())
@@ -296,13 +305,7 @@ def build(
         if len(minutes) >= THRESHOLD
         else None,
         outcomes=_table("outcomes", "Outcomes", "outcome", outcomes),
-        referrals=_table(
-            "referrals",
-            "Referrals by status",
-            "status",
-            Counter({_humanise(k): v for k, v in referral_counts.items()}),
-            [_humanise(s) for s in REFERRAL_STATUSES],
-        ),
+        referrals=referral_table,
         referral_completion=completion,
         notes=notes,
     )
@@ -505,7 +508,7 @@ def csv_files(report: Report) -> dict[str, str]:
 
 def _maybe(value: float | None, *, percent: bool = False) -> str:
     if value is None:
-        return "not shown (fewer than 5)"
+        return "not shown (it would reveal a count under 5)"
     return f"{value:.0%}" if percent else f"{value:.0f}"
 
 

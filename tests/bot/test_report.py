@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import cases, report
@@ -208,7 +209,32 @@ def test_breakdowns(
 def test_summary_figures(figures: report.Report) -> None:
     # 16 responses: 6 x 5 min, 3 x 30, 2 x 40, 1 x 65, 3 x 120, 1 x 180: the 8th and 9th are 30.
     assert figures.median_first_response_minutes == 30.0
-    assert figures.referral_completion == pytest.approx(5 / 6)
+    # 5 completed of 6 finished, but the declined 1 is hidden (and the 5 with it): the rate
+    # would give them away.
+    assert figures.referral_completion is None
+
+
+def test_referral_completion_when_no_count_is_hidden(seeded: Database) -> None:
+    with seeded.session() as session:
+        org_id = session.scalar(select(Referral.from_organisation_id))
+        case_id = session.scalar(select(Referral.case_id))
+        now = datetime(2026, 10, 11, tzinfo=UTC)
+        for status in ["declined"] * 4 + ["completed"] * 2:
+            session.add(
+                Referral(
+                    case_id=case_id,
+                    from_organisation_id=org_id,
+                    status=status,
+                    consent_method="in_chat",
+                    consent_at=now,
+                    created_at=now,
+                    respond_by=now,
+                )
+            )
+        session.flush()
+        figures = report.build(session, START, END)
+    assert figures.referrals.rows[2:4] == [("Declined", 5), ("Completed", 7)]
+    assert figures.referral_completion == pytest.approx(7 / 12)
 
 
 def test_red_flags_by_week(figures: report.Report) -> None:
