@@ -24,7 +24,7 @@ PYTHON310 ?= $(shell for p in "$$(command -v python3.10)" "$$(pyenv root 2>/dev/
 	[ -x "$$p" ] && "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 
 .PHONY: help setup train run test test-helpline test-helpline-pg test-actions test-conversations \
-	test-integration test-browser bench chromium validate content-check eval-redflags eval-nlu compare-nlu compare-langid lint format lock i18n-extract i18n-update \
+	test-integration test-faults test-browser bench chromium validate content-check eval-redflags eval-nlu compare-nlu compare-langid lint format lock i18n-extract i18n-update \
 	i18n-compile clean
 
 help: ## List the targets
@@ -71,12 +71,13 @@ test: setup $(MODEL_STAMP) ## Everything: lint, validate, both test passes, acti
 	$(MAKE) --no-print-directory test-conversations
 	$(MAKE) --no-print-directory test-integration
 	$(MAKE) --no-print-directory test-browser
+	$(MAKE) --no-print-directory test-faults
 
 test-helpline: $(VENV)/.installed ## Helpline tests on SQLite without Redis
-	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not rasa" -q
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not rasa and not faults" -q
 
 test-helpline-pg: $(VENV)/.installed ## Helpline tests on PostgreSQL with Redis
-	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "not rasa" -q
+	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "not rasa and not faults" -q
 
 test-actions: $(RASA_VENV)/.installed ## Unit tests of the custom actions, in the Rasa runtime
 	$(RASA_PY) -m pytest tests/actions -q -p no:cacheprovider
@@ -108,6 +109,10 @@ test-browser: setup $(MODEL_STAMP) chromium ## The dashboard in headless Chromiu
 
 bench: setup $(MODEL_STAMP) ## Benchmark: the whole helpline against bare Rasa (BENCH_ARGS="--rasa-replicas 2")
 	$(PY) -m tests.bench $(BENCH_ARGS)
+
+test-faults: setup $(MODEL_STAMP) ## Failure without loss: Rasa, Redis, the worker and PostgreSQL fail mid-burst
+	@# Redis: a server of the tests' own (they restart it); PostgreSQL through a proxy they cut.
+	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m faults tests/faults -q
 
 content-check: $(VENV)/.installed ## Examples, translations, placeholders and SMS budgets in every language
 	$(VENV)/bin/helpline content check

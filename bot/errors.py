@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 
 class HelplineError(Exception):
     """Base of every error the helpline raises on purpose."""
@@ -57,12 +59,24 @@ class DeliveryFailed(HelplineError):
         self.unreachable = unreachable
 
 
+class OutcomeUnknown(HelplineError):
+    """A channel cannot tell whether its provider has a message it may have sent."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class MediaUnavailable(HelplineError):
     """An attachment could not be fetched from its provider (not a file, gone, too large)."""
 
 
 class RasaUnavailable(HelplineError):
     """The Rasa server did not answer; the message stays in the inbox and is retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class ContentMissing(HelplineError):
@@ -114,3 +128,16 @@ class ReferralNotFound(ReferralError):
 
 class ReferralConflict(ReferralError):
     """The referral is not in a state that allows the change."""
+
+
+def describe(error: BaseException) -> str:
+    """An unexpected error for a log line: its type and where it was raised, not its message.
+
+    Messages of library errors can carry what they were given (SQL parameters, a
+    request's body), and those can be a person's words or number.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return type(error).__name__
+    last = frames[-1]
+    return f"{type(error).__name__} at {last.filename.rsplit('/', 1)[-1]}:{last.lineno}"

@@ -192,6 +192,9 @@ class Message(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Outbound rows being sent: until when their deliverer holds them. A row still
+    # "sending" after that had its deliverer die mid-send (bot.outbox.recover).
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Case(Base):

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot import cases
 from bot.app_state import AppState
-from bot.errors import DeliveryFailed
+from bot.errors import DeliveryFailed, OutcomeUnknown, describe
 from bot.models import Contact, Conversation, Message, utcnow
 from channels.base import Choice, Outgoing
 
@@ -35,6 +35,9 @@ MAX_ATTEMPTS = 5
 BACKOFF = (1.0, 2.0, 4.0, 8.0)
 # A longer wait leaves the row queued for the worker's sweep rather than holding the conversation.
 MAX_INLINE_WAIT = 60.0
+# How long a deliverer holds a row it is sending before another may decide what became of
+# it: longer than one provider call (each channel's client gives up within 30 seconds).
+SEND_LEASE = timedelta(seconds=45)
 # How far each status is along; a late or repeated delivery report never moves a row back.
 PROGRESS = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
@@ -78,6 +81,31 @@ def queue_outgoing(
     return [row.id for row in rows]
 
 
+def deliverable(session: Session, conversation_id: int | None = None) -> list[int]:
+    """Queued outbound rows, oldest first, of one conversation or of all.
+
+    A conversation with a row still being sent (or whose deliverer died mid-send) is
+    left out until that row is settled, so that its parts never arrive out of order;
+    rows left queued by an earlier turn (the database failed after its commit) go
+    before the new ones.
+    """
+    sending = select(Message.conversation_id).where(
+        Message.direction == "out", Message.status == "sending"
+    )
+    query = (
+        select(Message.id)
+        .where(
+            Message.direction == "out",
+            Message.status == "queued",
+            Message.conversation_id.not_in(sending),
+        )
+        .order_by(Message.id)
+    )
+    if conversation_id is not None:
+        query = query.where(Message.conversation_id == conversation_id)
+    return list(session.scalars(query))
+
+
 @dataclass(frozen=True)
 class Claimed:
     channel: str
@@ -91,7 +119,9 @@ def _claim(state: AppState, message_id: int) -> Claimed | None:
         result = session.execute(
             update(Message)
             .where(Message.id == message_id, Message.status == "queued")
-            .values(status="sending", attempts=Message.attempts + 1)
+            .values(
+                status="sending", attempts=Message.attempts + 1, lease_until=utcnow() + SEND_LEASE
+            )
             .execution_options(synchronize_session=False)
         )
         claimed = cast(CursorResult[Any], result).rowcount
@@ -103,14 +133,20 @@ def _claim(state: AppState, message_id: int) -> Claimed | None:
         assert conversation is not None
         contact = session.get(Contact, conversation.contact_id)
         assert contact is not None
-        payload = json.loads(message.payload) if message.payload else {}
-        outgoing = Outgoing(
-            text=message.body or "",
-            choices=tuple(Choice(c["title"], c["payload"]) for c in payload.get("choices", [])),
-            language=payload.get("language", "en"),
-            template=payload.get("template"),
+        return Claimed(
+            message.channel, contact.address, _outgoing(message), conversation.last_inbound_at
         )
-        return Claimed(message.channel, contact.address, outgoing, conversation.last_inbound_at)
+
+
+def _outgoing(message: Message) -> Outgoing:
+    """The part an outbound row holds, as the channel sends it."""
+    payload = json.loads(message.payload) if message.payload else {}
+    return Outgoing(
+        text=message.body or "",
+        choices=tuple(Choice(c["title"], c["payload"]) for c in payload.get("choices", [])),
+        language=payload.get("language", "en"),
+        template=payload.get("template"),
+    )
 
 
 def _finish(
@@ -128,6 +164,7 @@ def _finish(
             .where(Message.id == message_id)
             .values(
                 status=status,
+                lease_until=None,
                 provider_id=provider_id or Message.provider_id,
                 error=failure.reason[:200] if failure else None,
                 processed_at=utcnow(),
@@ -158,7 +195,16 @@ def _another_attempt(state: AppState, message_id: int) -> bool:
         if message is None or message.status != "sending":
             return False
         message.attempts += 1
+        message.lease_until = utcnow() + SEND_LEASE
         return True
+
+
+def _hold(state: AppState, message_id: int, seconds: float) -> None:
+    """Keep the row while waiting ``seconds`` before its next attempt."""
+    with state.db.session() as session:
+        message = session.get(Message, message_id)
+        if message is not None and message.status == "sending":
+            message.lease_until = utcnow() + timedelta(seconds=seconds) + SEND_LEASE
 
 
 def reply_window_closed(
@@ -204,7 +250,24 @@ async def deliver(state: AppState, message_id: int) -> str:
             await channel.pace(claimed.address)
             provider_id = await channel.send(claimed.address, claimed.outgoing)
             break
-        except DeliveryFailed as failure:
+        except asyncio.CancelledError:
+            # Shutting down mid-send: the provider may have it. The row stays "sending"
+            # and ``recover`` asks the provider once the lease is over.
+            raise
+        except Exception as error:
+            if isinstance(error, DeliveryFailed):
+                failure = error
+            else:
+                # Not a refusal the channel understood: the provider may or may not have
+                # the message, so it is not sent again blindly; ``recover`` decides.
+                log.error(
+                    "outbound message %s on %s: unexpected %s while sending; "
+                    "its outcome is checked when the lease ends",
+                    message_id,
+                    channel.name,
+                    describe(error),
+                )
+                return "sending"
             attempts = await asyncio.to_thread(_attempts, state, message_id)
             retry = not failure.permanent and attempts < MAX_ATTEMPTS
             wait = failure.retry_after
@@ -219,6 +282,7 @@ async def deliver(state: AppState, message_id: int) -> str:
                     attempts + 1,
                     wait,
                 )
+                await asyncio.to_thread(_hold, state, message_id, wait)
                 await asyncio.sleep(wait)
                 if not await asyncio.to_thread(_another_attempt, state, message_id):
                     return "skipped"
@@ -289,3 +353,116 @@ async def deliver_all(state: AppState, message_ids: Sequence[int]) -> None:
     for message_id in message_ids:
         if await deliver(state, message_id) not in {"sent", "delivered", "skipped"}:
             break
+
+
+@dataclass(frozen=True)
+class Stranded:
+    """A row whose deliverer's lease ran out while it was "sending"."""
+
+    message_id: int
+    channel: str
+    address: str
+    outgoing: Outgoing
+    since: datetime
+
+
+def _stranded(state: AppState, limit: int) -> list[Stranded]:
+    """Take over rows left "sending" by a dead deliverer (each taken by one recoverer)."""
+    now = utcnow()
+    with state.db.session() as session:
+        candidates = list(
+            session.scalars(
+                select(Message.id)
+                .where(
+                    Message.direction == "out",
+                    Message.status == "sending",
+                    (Message.lease_until < now) | Message.lease_until.is_(None),
+                )
+                .order_by(Message.id)
+                .limit(limit)
+            )
+        )
+    found = []
+    for message_id in candidates:
+        with state.db.session() as session:
+            taken = session.execute(
+                update(Message)
+                .where(
+                    Message.id == message_id,
+                    Message.status == "sending",
+                    (Message.lease_until < now) | Message.lease_until.is_(None),
+                )
+                .values(lease_until=utcnow() + SEND_LEASE)
+                .execution_options(synchronize_session=False)
+            )
+            if cast(CursorResult[Any], taken).rowcount != 1:
+                continue
+            message = session.get(Message, message_id)
+            assert message is not None
+            contact = session.scalar(
+                select(Contact).join(Conversation).where(Conversation.id == message.conversation_id)
+            )
+            if contact is None:
+                continue
+            found.append(
+                Stranded(
+                    message_id,
+                    message.channel,
+                    contact.address,
+                    _outgoing(message),
+                    message.created_at,
+                )
+            )
+    return found
+
+
+def _requeue(state: AppState, message_id: int) -> None:
+    with state.db.session() as session:
+        message = session.get(Message, message_id)
+        if message is not None and message.status == "sending":
+            message.status = "queued"
+            message.lease_until = None
+
+
+async def recover(state: AppState, limit: int = 100) -> None:
+    """Decide what became of rows whose deliverer died mid-send, without sending twice.
+
+    The provider is asked whether it has the message (``Channel.find_sent``): if it
+    has, the row is marked sent with the provider's id; if it has not, the row is
+    queued again and the sweep sends it. A channel that cannot be asked gets
+    at-most-once: the row is marked failed ("may not have arrived"), shown on the
+    case, rather than risk the person receiving it twice.
+    """
+    for row in await asyncio.to_thread(_stranded, state, limit):
+        channel = state.channels.get(row.channel)
+        if channel is None:
+            continue
+        try:
+            provider_id = await channel.find_sent(row.address, row.outgoing, row.since)
+        except OutcomeUnknown as unknown:
+            failure = DeliveryFailed(
+                f"{channel.name}: interrupted while sending and {unknown.reason}; "
+                "not sent again so that it cannot arrive twice",
+                permanent=True,
+            )
+            await asyncio.to_thread(_finish, state, row.message_id, "failed", None, failure)
+            log.warning("outbound message %s on %s: outcome unknown", row.message_id, channel.name)
+            continue
+        except DeliveryFailed as failure:
+            # The provider cannot be asked now; the next sweep asks again.
+            log.warning(
+                "outbound message %s on %s: outcome not checked (%s)",
+                row.message_id,
+                channel.name,
+                failure.reason,
+            )
+            continue
+        if provider_id is not None:
+            status = "delivered" if channel.delivers_on_send else "sent"
+            await asyncio.to_thread(_finish, state, row.message_id, status, provider_id or None)
+            log.info("outbound message %s on %s: had been sent", row.message_id, channel.name)
+        else:
+            await asyncio.to_thread(_requeue, state, row.message_id)
+            log.info(
+                "outbound message %s on %s: not sent; queued again", row.message_id, channel.name
+            )

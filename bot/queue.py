@@ -24,7 +24,10 @@ log = logging.getLogger(__name__)
 
 STREAM = "helpline:work"
 GROUP = "workers"
-LOCK_SECONDS = 120
+# A conversation's lock expires this long after its holder stops renewing it (a worker
+# killed mid-message), so that another worker takes the conversation over quickly.
+LOCK_SECONDS = 20
+LOCK_RENEW_SECONDS = 5
 # A wake-up its consumer has not acknowledged for this long is taken over by another;
 # consumers look for such wake-ups at most this often.
 CLAIM_IDLE_SECONDS = 60.0
@@ -122,6 +125,17 @@ class RedisQueue(WorkQueue):
         await self._redis.xadd(STREAM, {"conversation": str(conversation_id)}, maxlen=100_000)
 
     async def get(self) -> tuple[int, str | None]:
+        import redis.exceptions
+
+        try:
+            return await self._next()
+        except redis.exceptions.ResponseError as error:
+            # Redis restarted without its data: the stream and the group are gone.
+            if "NOGROUP" in str(error):
+                self._group_ready = False
+            raise
+
+    async def _next(self) -> tuple[int, str | None]:
         await self._ensure_group()
         while True:
             # Wake-ups a dead consumer left unacknowledged are taken over after a minute.
@@ -157,9 +171,26 @@ class RedisQueue(WorkQueue):
             blocking_timeout=None,
         )
         await lock.acquire()
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(LOCK_RENEW_SECONDS)
+                try:
+                    await lock.reacquire()
+                except Exception as error:  # Redis away or restarted: the next renewal may work
+                    log.warning(
+                        "conversation %s: lock not renewed (%s)",
+                        conversation_id,
+                        type(error).__name__,
+                    )
+
+        renewing = asyncio.create_task(renew())
         try:
             yield
         finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
             with contextlib.suppress(Exception):
                 await lock.release()
 

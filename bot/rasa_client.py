@@ -64,6 +64,23 @@ class RasaClient:
         body = response.json()
         return body if isinstance(body, list) else []
 
+    async def answer_of(self, sender: str, message_id: int) -> list[dict[str, Any]] | None:
+        """What Rasa answered to the helpline's message ``message_id``, or None if it never got it.
+
+        Read from the conversation's tracker: the bot's messages after the user event
+        whose metadata names the message, up to the next user event, in the shape the
+        REST channel returns them.
+        """
+        try:
+            response = await self._http.get(
+                f"/conversations/{sender}/tracker", params={"token": self._token.reveal()}
+            )
+        except httpx.HTTPError as error:
+            raise RasaUnavailable(f"Rasa did not answer: {type(error).__name__}") from None
+        if response.status_code != 200:
+            raise RasaUnavailable(f"Rasa answered {response.status_code} for a tracker")
+        return answer_in(response.json().get("events") or [], message_id)
+
     async def status(self) -> dict[str, Any]:
         """The first replica's status; raises when any replica is down."""
         results = await asyncio.gather(*(self._status(http) for http in self._replicas))
@@ -78,3 +95,21 @@ class RasaClient:
     async def close(self) -> None:
         for http in self._replicas:
             await http.aclose()
+
+
+def answer_in(events: list[dict[str, Any]], message_id: int) -> list[dict[str, Any]] | None:
+    """The bot messages that answered ``message_id`` in a tracker's events; None if not there."""
+    answer: list[dict[str, Any]] | None = None
+    for event in events:
+        kind = event.get("event")
+        if kind == "user":
+            if answer is not None:
+                break
+            if (event.get("metadata") or {}).get("message_id") == message_id:
+                answer = []
+        elif kind == "bot" and answer is not None:
+            data = event.get("data") or {}
+            reply: dict[str, Any] = {"text": event.get("text")}
+            reply.update({key: data[key] for key in ("buttons", "custom") if data.get(key)})
+            answer.append({key: value for key, value in reply.items() if value is not None})
+    return answer

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from bot import cases, closing, erasure, langid, outbox, redflags, referrals, retention
 from bot.app_state import AppState
-from bot.errors import RasaUnavailable
+from bot.errors import RasaUnavailable, describe
 from bot.i18n import _
 from bot.inbox import DONE, RECEIVED
 from bot.keywords import ERASE_PAYLOAD
@@ -42,6 +42,9 @@ MAX_CONCURRENT_CONVERSATIONS = 64
 MAX_BOT_TEXT = 2000
 SWEEP_SECONDS = 10.0
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+QUEUE_RETRY_SECONDS = 1.0
+# Longer than any legitimate turn: Rasa's 60 s, then every part's retries.
+MESSAGE_SECONDS = 600.0
 
 
 @dataclass
@@ -116,7 +119,13 @@ class Worker:
         retainer = asyncio.create_task(self._retention_forever())
         try:
             while True:
-                conversation_id, receipt = await self.state.queue.get()
+                try:
+                    conversation_id, receipt = await self.state.queue.get()
+                except Exception as error:
+                    # Redis away or restarted: the inbox keeps every message; wait and read again.
+                    log.warning("queue unavailable (%s); reading again shortly", describe(error))
+                    await asyncio.sleep(QUEUE_RETRY_SECONDS)
+                    continue
                 await self._limit.acquire()
                 task = asyncio.create_task(self._handle_wakeup(conversation_id, receipt))
                 self._tasks.add(task)
@@ -133,18 +142,21 @@ class Worker:
     async def _handle_wakeup(self, conversation_id: int, receipt: str | None) -> None:
         try:
             await self.handle_conversation(conversation_id)
-            await self.state.queue.ack(receipt)
-        except Exception:
-            log.exception("conversation %s: unexpected error; it will be retried", conversation_id)
+        except Exception as error:
+            # The database or Redis away, or a bug: the message stays received and is retried.
+            self._schedule_retry(conversation_id, describe(error))
         finally:
             self._limit.release()
+        with contextlib.suppress(Exception):
+            # An unacknowledged wake-up is claimed again later; the inbox is the truth anyway.
+            await self.state.queue.ack(receipt)
 
     async def _sweep_forever(self) -> None:
         while True:
             try:
                 await self.sweep()
-            except Exception:
-                log.exception("sweep failed")
+            except Exception as error:
+                log.warning("sweep failed (%s); next in %.0fs", describe(error), SWEEP_SECONDS)
             await asyncio.sleep(SWEEP_SECONDS)
 
     async def _retention_forever(self) -> None:
@@ -171,15 +183,9 @@ class Worker:
                         select(Message.conversation_id).where(Message.status == RECEIVED).distinct()
                     )
                 )
-                queued = list(
-                    session.scalars(
-                        select(Message.id)
-                        .where(Message.direction == "out", Message.status == "queued")
-                        .order_by(Message.id)
-                    )
-                )
-                return conversations, queued
+                return conversations, outbox.deliverable(session)
 
+        await outbox.recover(self.state)
         conversations, queued = await asyncio.to_thread(pending)
         await asyncio.to_thread(self.sweep_deadlines)
         for conversation_id in conversations:
@@ -221,9 +227,12 @@ class Worker:
                             continue
                         return
                     try:
-                        await self.process(message_id)
+                        # A handler stuck on a dead connection must not hold the
+                        # conversation's lock (which it keeps renewing) for ever.
+                        async with asyncio.timeout(MESSAGE_SECONDS):
+                            await self.process(message_id)
                     except RasaUnavailable as error:
-                        self._schedule_retry(conversation_id, str(error))
+                        self._schedule_retry(conversation_id, error.reason)
                         return
                     self._failures.pop(conversation_id, None)
         finally:
@@ -293,15 +302,7 @@ class Worker:
             if written_in is not None:
                 turn.controls.append({"set_language": written_in})
                 language = written_in
-            replies = await self.state.rasa.send(
-                snapshot["pseudonym"],
-                self._bot_text(snapshot),
-                {
-                    "channel": snapshot["channel"],
-                    "language": language,
-                    "country": snapshot["country"],
-                },
-            )
+            replies = await self._ask_rasa(snapshot, message_id, language)
             for reply in replies:
                 control = (reply.get("custom") or {}).get("helpline")
                 if isinstance(control, dict):
@@ -344,6 +345,42 @@ class Worker:
                 type(error).__name__,
             )
 
+    async def _ask_rasa(
+        self, snapshot: dict[str, Any], message_id: int, language: str
+    ) -> list[dict[str, Any]]:
+        """Rasa's answer to the message, asked once however often the worker is interrupted.
+
+        The message id travels in the metadata. When an earlier attempt may have
+        reached Rasa (the worker died, or the database failed, between Rasa's answer
+        and the commit), the answer is read back from the tracker instead of
+        sending the message again, which would make Rasa hear it twice (a second
+        "no" would answer the next question of a screening).
+        """
+        pseudonym = snapshot["pseudonym"]
+        if snapshot["attempts"] > 0:
+            answered = await self.state.rasa.answer_of(pseudonym, message_id)
+            if answered is not None:
+                log.info("message %s: Rasa had answered it; its answer is reused", message_id)
+                return answered
+        replies = await self.state.rasa.send(
+            pseudonym,
+            self._bot_text(snapshot),
+            {
+                "channel": snapshot["channel"],
+                "language": language,
+                "country": snapshot["country"],
+                "message_id": message_id,
+            },
+        )
+        if replies:
+            return replies
+        # Rasa's REST channel answers 200 with nothing when handling failed (its lock or
+        # tracker store unreachable): only the tracker tells that from a turn without words.
+        recorded = await self.state.rasa.answer_of(pseudonym, message_id)
+        if recorded is None:
+            raise RasaUnavailable("Rasa answered nothing and did not record the message")
+        return recorded
+
     def _bot_text(self, snapshot: dict[str, Any]) -> str:
         """What Rasa reads: a numbered reply or a button's key as the payload it stands for."""
         if self.state.keywords.is_erase(snapshot["text"]):
@@ -362,7 +399,11 @@ class Worker:
             assert conversation is not None
             contact = conversation.contact
             payload = json.loads(message.payload) if message.payload else {}
+            # Counted before Rasa is asked: a later attempt knows an earlier one may have reached it.
+            attempts = message.attempts
+            message.attempts = attempts + 1
             return {
+                "attempts": attempts,
                 "conversation_id": conversation.id,
                 "mode": conversation.mode,
                 "language": conversation.language,
@@ -417,14 +458,16 @@ class Worker:
             return thanks
 
     def _apply(self, message_id: int, turn: Turn) -> list[int]:
-        """Controls, outbox rows and the inbound row's status, in one transaction."""
+        """Controls, outbox rows and the inbound row's status, in one transaction.
+
+        Returns what to send now: this turn's parts, after any an earlier turn left queued.
+        """
         with self.state.db.session() as session:
             message = session.get(Message, message_id)
             if message is None or message.status != RECEIVED:
                 return []
             conversation = session.get(Conversation, message.conversation_id)
             assert conversation is not None
-            outbound: list[int] = []
             channel = self.state.channels.get(message.channel)
             rendered = [
                 p for part in turn.parts for p in (channel.render(part) if channel else [part])
@@ -440,10 +483,10 @@ class Worker:
                 # After an emergency answer, which must come first; otherwise before the
                 # answer, so that a menu stays the last thing the person reads.
                 rendered = rendered + notice if _emergency(turn) else notice + rendered
-            outbound = outbox.queue_outgoing(session, conversation, rendered, author="bot")
+            outbox.queue_outgoing(session, conversation, rendered, author="bot")
             message.status = DONE
             message.processed_at = utcnow()
-            return outbound
+            return outbox.deliverable(session, conversation.id)
 
     def _first_answer_notice(self, channel: Any, turn: Turn) -> list[Outgoing]:
         """That the chat is confidential and how to erase it, unless the answer says so."""

@@ -13,9 +13,10 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from bot.errors import MediaUnavailable
+from bot.errors import MediaUnavailable, OutcomeUnknown
 from bot.i18n import _
 from channels import sms
 from channels.pacing import Pace, Pacer
@@ -263,6 +264,16 @@ class Channel(ABC):
     def delivers_on_send(self) -> bool:
         """True when a successful send means the person has it (no status callbacks)."""
         return False
+
+    async def find_sent(self, address: str, message: Outgoing, since: datetime) -> str | None:
+        """Whether the provider has this part, sent to ``address`` after ``since``.
+
+        Asked when a deliverer died between sending and recording (``outbox.recover``):
+        the provider's id ("" when it has none) if the provider has the message, None
+        if it has not. Raises ``OutcomeUnknown`` when the provider cannot be asked,
+        ``DeliveryFailed`` when it cannot be asked now.
+        """
+        raise OutcomeUnknown(f"{self.name} cannot be asked what it received")
 
     async def fetch_media(self, media: Media) -> Fetched:
         """An attachment of a person's message, fetched with the channel's credentials.

@@ -20,6 +20,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl
@@ -68,6 +69,8 @@ MAX_BODY = 1600
 MAX_FORM_BYTES = 256 * 1024
 MAX_MEDIA = 10
 SEND_TIMEOUT = 15.0
+# How many of the newest messages to a person are read to find one whose send was cut off.
+LOOKUP_LIMIT = 50
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
 REDACTED = (
@@ -227,6 +230,27 @@ class TwilioChannel(Channel):
                 unreachable=bool(known and known.unreachable),
             ) from None
         return str(created.sid)
+
+    async def find_sent(self, address: str, message: Outgoing, since: datetime) -> str | None:
+        """The sid of a message with this body created for ``address`` since ``since``.
+
+        Twilio takes no idempotency key for Messages, so a send whose answer was lost
+        is found by listing the newest messages to the person from our sender.
+        """
+        try:
+            recent = await asyncio.to_thread(
+                self.client.messages.list, to=address, from_=self.sender, limit=LOOKUP_LIMIT
+            )
+        except TwilioException as error:
+            raise DeliveryFailed(
+                explain(getattr(error, "code", None), "messages not listed")
+            ) from None
+        skew = since - timedelta(minutes=1)
+        for found in recent:
+            created = found.date_created
+            if found.body == message.text and (created is None or created >= skew):
+                return str(found.sid)
+        return None
 
     async def fetch_media(self, media: Media) -> Fetched:
         settings = self.state.settings

@@ -150,3 +150,56 @@ async def test_redis_wake_ups_a_dead_consumer_left_are_taken_over(redis_url: str
     finally:
         await dead.close()
         await alive.close()
+
+
+async def test_redis_queue_reads_again_after_redis_lost_its_data(redis_url: str | None) -> None:
+    if redis_url is None:
+        pytest.skip("TEST_REDIS_URL is not set")
+    import redis.asyncio as redis
+    from redis.exceptions import ResponseError
+
+    queue = RedisQueue(redis_url)
+    client = redis.from_url(redis_url)
+    try:
+        await queue.put(1)
+        assert (await asyncio.wait_for(queue.get(), 5))[0] == 1
+        await client.flushdb()  # a restart without persistence: stream and group gone
+
+        with pytest.raises(ResponseError, match="NOGROUP"):
+            await queue.get()
+        await queue.put(2)
+
+        assert (await asyncio.wait_for(queue.get(), 5))[0] == 2
+    finally:
+        await client.aclose()
+        await queue.close()
+
+
+async def test_redis_lock_is_renewed_while_held_and_expires_when_its_holder_is_gone(
+    redis_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if redis_url is None:
+        pytest.skip("TEST_REDIS_URL is not set")
+    import redis.asyncio as redis
+
+    from bot import queue as queue_module
+
+    monkeypatch.setattr(queue_module, "LOCK_SECONDS", 1)
+    monkeypatch.setattr(queue_module, "LOCK_RENEW_SECONDS", 0.2)
+    queue = RedisQueue(redis_url)
+    client = redis.from_url(redis_url)
+    key = "helpline:lock:conversation:7"
+    try:
+        async with queue.lock(7):
+            await asyncio.sleep(1.5)  # longer than the lock's own life: renewed meanwhile
+            assert await client.pttl(key) > 0
+        assert await client.exists(key) == 0
+
+        # A holder that dies (no renewal, no release) frees the conversation within LOCK_SECONDS.
+        held = client.lock(key, timeout=1)
+        assert await held.acquire()
+        async with queue.lock(7):
+            assert await client.exists(key) == 1
+    finally:
+        await client.aclose()
+        await queue.close()

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from bot.config import Secret
 from bot.errors import RasaUnavailable
-from bot.rasa_client import RasaClient, replica_for
+from bot.rasa_client import RasaClient, answer_in, replica_for
 from tests.helpers.fake_http import Answer, FakeServer, Fault, Recorded
 
 TOKEN = Secret("rasa-token")
@@ -99,3 +100,50 @@ async def test_an_unreachable_replica_is_rasa_unavailable() -> None:
             await client.send("c_1", "hello", {})
     finally:
         await client.close()
+
+
+def user(message_id: int | None) -> dict[str, Any]:
+    return {"event": "user", "text": "...", "metadata": {"message_id": message_id}}
+
+
+def bot(text: str | None, **data: Any) -> dict[str, Any]:
+    return {"event": "bot", "text": text, "data": {"buttons": None, "custom": None} | data}
+
+
+ACTION = {"event": "action", "name": "action_listen"}
+CHOICES = [{"title": "Yes", "payload": "/affirm"}]
+CONTROL = {"helpline": {"open_case": {"reason": "request_human"}}}
+
+CASES = {
+    "never received": ([user(1), bot("Hi."), ACTION], 2, None),
+    "answered": (
+        [user(1), bot("Hi."), user(2), bot("Wages."), bot("More?")],
+        2,
+        [
+            {"text": "Wages."},
+            {"text": "More?"},
+        ],
+    ),
+    "up to the next message": (
+        [user(2), bot("A."), ACTION, user(3), bot("B.")],
+        2,
+        [{"text": "A."}],
+    ),
+    "buttons and controls": (
+        [user(5), bot("Share?", buttons=CHOICES), bot(None, custom=CONTROL)],
+        5,
+        [
+            {"text": "Share?", "buttons": CHOICES},
+            {"custom": CONTROL},
+        ],
+    ),
+    "a turn without words": ([user(7), ACTION], 7, []),
+    "a message without our metadata": ([{"event": "user", "text": "hi"}, bot("Hi.")], 1, None),
+}
+
+
+@pytest.mark.parametrize(("events", "message_id", "expected"), CASES.values(), ids=CASES.keys())
+def test_answer_in_a_tracker(
+    events: list[dict[str, Any]], message_id: int, expected: list[dict[str, Any]] | None
+) -> None:
+    assert answer_in(events, message_id) == expected

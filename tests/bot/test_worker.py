@@ -21,7 +21,7 @@ from channels.base import Inbound, Media
 from tests.helpers import factories
 from tests.helpers.app import make_state
 from tests.helpers.catalogs import write_catalog
-from tests.helpers.providers import ScriptedRasa
+from tests.helpers.providers import ScriptedRasa, rows
 from tests.helpers.rasa_store import stored_text, write_tracker
 
 MEDIA_ONLY = (
@@ -608,3 +608,91 @@ async def test_a_wake_up_for_a_conversation_in_hand_returns_and_its_message_is_s
     ]
     # Nothing is left in hand: the next wake-up takes the conversation itself.
     assert worker._active == {}
+
+
+@pytest.fixture
+def rasa(state: AppState, monkeypatch: pytest.MonkeyPatch) -> ScriptedRasa:
+    scripted = ScriptedRasa()
+    monkeypatch.setattr(state, "rasa", scripted)
+    return scripted
+
+
+async def test_a_message_rasa_already_answered_is_not_sent_to_rasa_again(
+    state: AppState, worker: Worker, rasa: ScriptedRasa
+) -> None:
+    rasa.answer("no", {"text": "Would you like a caseworker to see this?"})
+    conversation_id = receive(state, "no")
+    [message_id] = [r.id for r in rows(state, direction="in")]
+    # An earlier attempt reached Rasa, then the worker died before its commit.
+    await rasa.send("c_x", "no", {"message_id": message_id})
+    with state.db.session() as session:
+        session.get(Message, message_id).attempts = 1  # type: ignore[union-attr]
+
+    await worker.handle_conversation(conversation_id)
+
+    assert [text for text, _metadata in rasa.received] == ["no"]
+    assert messages(state, conversation_id) == [
+        ("in", "person", "no", "done"),
+        ("out", "bot", "Would you like a caseworker to see this?", "delivered"),
+    ]
+
+
+async def test_a_first_attempt_goes_to_rasa_with_the_message_id(
+    state: AppState, worker: Worker, rasa: ScriptedRasa
+) -> None:
+    rasa.answer("hello", {"text": "Hello."})
+    conversation_id = receive(state, "hello")
+
+    await worker.handle_conversation(conversation_id)
+
+    [inbound] = rows(state, direction="in")
+    assert [(text, metadata["message_id"]) for text, metadata in rasa.received] == [
+        ("hello", inbound.id)
+    ]
+    assert (inbound.status, inbound.attempts) == ("done", 1)
+
+
+async def test_an_empty_answer_rasa_did_not_record_is_a_failure_retried_later(
+    state: AppState, worker: Worker, rasa: ScriptedRasa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rasa's REST channel answers 200 [] when its tracker or lock store failed.
+    async def forgetful(sender: str, message_id: int) -> None:
+        return None
+
+    monkeypatch.setattr(rasa, "answer_of", forgetful)
+    conversation_id = receive(state, "hello")
+
+    await worker.handle_conversation(conversation_id)
+
+    assert messages(state, conversation_id) == [("in", "person", "hello", "received")]
+    assert worker._failures == {conversation_id: 1}
+
+
+async def test_an_empty_answer_rasa_recorded_is_a_turn_without_words(
+    state: AppState, worker: Worker, rasa: ScriptedRasa
+) -> None:
+    conversation_id = receive(state, "ok")
+
+    await worker.handle_conversation(conversation_id)
+
+    assert messages(state, conversation_id) == [("in", "person", "ok", "done")]
+
+
+async def test_an_unexpected_error_is_retried_and_logged_without_the_message(
+    state: AppState,
+    worker: Worker,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    conversation_id = receive(state, "my passport was taken")
+
+    async def broken(message_id: int) -> None:
+        raise RuntimeError("my passport was taken, from +96170123456")
+
+    monkeypatch.setattr(worker, "process", broken)
+    await worker._limit.acquire()
+    await worker._handle_wakeup(conversation_id, None)
+
+    assert worker._failures == {conversation_id: 1}
+    assert "RuntimeError at test_worker.py" in caplog.text
+    assert "passport" not in caplog.text and "+961" not in caplog.text

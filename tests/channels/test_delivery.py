@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
 from bot import outbox
 from bot.app_state import AppState
 from bot.inbox import accept
+from bot.models import Message, utcnow
 from channels import telegram
 from channels.base import Inbound, Outgoing
 from channels.telegram import TelegramChannel
 from channels.twilio import TwilioChannel
 from tests.helpers.fake_http import FakeServer, Fault
+from tests.helpers.fake_twilio import FakeTwilio
 from tests.helpers.providers import case_events, contact_of, new_conversation, queue, rows
 
 # python-telegram-bot warns about its own use of RetryAfter.retry_after.
@@ -178,3 +181,108 @@ async def test_a_rejection_is_permanent_shown_on_the_case_and_lasts_until_the_pe
         accept(session, Inbound(provider.channel, provider.address, "again-1", "I am back"))
 
     assert contact_of(state, row.conversation_id).unreachable is False
+
+
+def strand(state: AppState, message_id: int, *, provider_id: str | None = None) -> None:
+    """Leave the row as a deliverer that died mid-send does: "sending", its lease over."""
+    with state.db.session() as session:
+        message = session.get(Message, message_id)
+        assert message is not None
+        message.status = "sending"
+        message.provider_id = provider_id
+        message.lease_until = utcnow() - timedelta(seconds=1)
+
+
+# Twilio can be asked what it received; Telegram cannot, so a row there is never resent.
+AFTER_A_DEATH_MID_SEND = {
+    "sms": "sent",
+    "whatsapp": "sent",
+    "telegram": "failed",
+}
+
+
+async def test_a_row_whose_deliverer_died_after_the_provider_took_it_is_not_sent_again(
+    state: AppState, provider: Provider, fake: FakeServer
+) -> None:
+    message_id = hello(state, provider)
+    assert await outbox.deliver(state, message_id) == "sent"
+    [took] = fake.sent()
+    strand(state, message_id)
+
+    await outbox.recover(state)
+
+    assert len(fake.sent()) == 1
+    [row] = rows(state, id=message_id)
+    assert (row.status, row.lease_until) == (AFTER_A_DEATH_MID_SEND[provider.channel], None)
+    if provider.fake == "fake_twilio":
+        assert row.provider_id == next(iter(fake.messages))  # type: ignore[attr-defined]
+    else:
+        assert row.error == (
+            "telegram: interrupted while sending and telegram cannot be asked what it "
+            "received; not sent again so that it cannot arrive twice"
+        )
+    await outbox.deliver_all(state, [message_id])
+    assert fake.sent() == [took]
+
+
+async def test_a_row_the_provider_never_got_is_queued_again_and_sent_once(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    conversation_id = new_conversation(state, "sms", "+96170123456")
+    [message_id] = queue(state, conversation_id, Outgoing("Hello."))
+    strand(state, message_id)
+
+    await outbox.recover(state)
+    assert [r.status for r in rows(state, id=message_id)] == ["queued"]
+    assert await outbox.deliver(state, message_id) == "sent"
+
+    assert [r.params["Body"] for r in fake_twilio.sent()] == ["Hello."]
+
+
+async def test_a_row_still_leased_is_left_to_its_deliverer(
+    state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    conversation_id = new_conversation(state, "sms", "+96170123456")
+    [message_id] = queue(state, conversation_id, Outgoing("Hello."))
+    strand(state, message_id)
+    with state.db.session() as session:
+        session.get(Message, message_id).lease_until = utcnow() + timedelta(seconds=30)  # type: ignore[union-attr]
+
+    await outbox.recover(state)
+
+    assert [r.status for r in rows(state, id=message_id)] == ["sending"]
+    assert fake_twilio.recorded() == []
+
+
+async def test_an_unexpected_error_while_sending_leaves_the_row_for_recovery_and_logs_no_text(
+    state: AppState, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    conversation_id = new_conversation(state, "sms", "+96170123456")
+    [message_id] = queue(state, conversation_id, Outgoing("Hello."))
+
+    async def broken(address: str, message: Outgoing) -> str:
+        raise ValueError(f"cannot send {message.text!r} to {address}")
+
+    monkeypatch.setattr(state.channels["sms"], "send", broken)
+    assert await outbox.deliver(state, message_id) == "sending"
+
+    [row] = rows(state, id=message_id)
+    assert row.status == "sending" and row.lease_until is not None
+    assert "ValueError" in caplog.text
+    assert "Hello." not in caplog.text and "+96170123456" not in caplog.text
+
+
+def test_deliverable_rows_keep_each_conversations_order_behind_a_part_being_sent(
+    state: AppState,
+) -> None:
+    first = new_conversation(state, "sms", "+96170123456")
+    second = new_conversation(state, "sms", "+96170654321")
+    left_behind, answer = queue(state, first, Outgoing("Hello."), Outgoing("Wages."))
+    [blocked, waiting] = queue(state, second, Outgoing("Hello."), Outgoing("Wages."))
+    strand(state, blocked)
+
+    with state.db.session() as session:
+        assert outbox.deliverable(session) == [left_behind, answer]
+        assert outbox.deliverable(session, first) == [left_behind, answer]
+        assert outbox.deliverable(session, second) == []
+    assert waiting > blocked

@@ -569,7 +569,12 @@ async def test_a_scripted_conversation_gets_inline_keyboards_and_presses_mean_ch
         '/choose_language{"language":"ar"}',
         LONG_PAYLOAD,
     ]
-    assert rasa.received[0][1] == {"channel": "telegram", "language": "ne", "country": None}
+    assert rasa.received[0][1] == {
+        "channel": "telegram",
+        "language": "ne",
+        "country": None,
+        "message_id": rows(state, direction="in")[0].id,
+    }
     assert rasa.received[2][1]["language"] == "ar"
     await eventually(lambda: len(fake_telegram.calls("answerCallbackQuery")) == 2)
     with state.db.session() as session:

@@ -797,6 +797,7 @@ async def test_a_scripted_conversation_gets_numbered_menus_and_numbers_mean_choi
         "channel": channel,
         "language": "en",
         "country": "LB" if channel == "sms" else "PH",
+        "message_id": rows(state, direction="in")[0].id,
     }
     assert fake_twilio.sent()[-1].params["Body"] == "OK. A caseworker will answer you here."
     # The person's own words stay as they wrote them; the menu is no longer current.

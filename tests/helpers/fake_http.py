@@ -41,7 +41,7 @@ class Recorded:
 class Fault:
     """How to answer one sending request instead of succeeding."""
 
-    kind: str  # rate_limit, server_error, timeout, reject, answer
+    kind: str  # rate_limit, server_error, timeout, reject, answer, delay
     retry_after: int | None = None
     seconds: float = 30.0  # how long a time-out holds the answer back
     status: int | None = None
@@ -62,6 +62,11 @@ class Fault:
     @classmethod
     def reject(cls) -> Fault:
         return cls("reject")
+
+    @classmethod
+    def delay(cls, seconds: float = 30.0) -> Fault:
+        """Do what was asked at once, but hold the answer back (the client may die meanwhile)."""
+        return cls("delay", seconds=seconds)
 
     @classmethod
     def answer(cls, status: int, body: Any) -> Fault:
@@ -171,6 +176,10 @@ class FakeServer:
         if fault.kind == "timeout":
             self._stopping.wait(fault.seconds)
             return None
+        if fault.kind == "delay":
+            done = self.answer(request)
+            self._stopping.wait(fault.seconds)
+            return done
         if fault.kind == "answer":
             return fault.status or 500, {}, fault.body
         return self.fault_answer(fault, request)

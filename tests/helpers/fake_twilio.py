@@ -5,9 +5,11 @@ HTTP basic auth with the account SID and auth token; Body, or ContentSid for an
 approved template) with the JSON resource Twilio returns, ``sid``, ``status`` and
 ``error_code`` included, and Twilio's error bodies
 (``{"code", "message", "more_info", "status"}``) for what Twilio refuses, and the
-media files of incoming messages (``add_media``: basic auth, then a redirect). Faults:
-429 with Retry-After (error 20429), 500 (20500), a time-out, and a rejection (400,
-error 21610: the person unsubscribed). With ``callbacks=True`` it also posts signed
+media files of incoming messages (``add_media``: basic auth, then a redirect), and
+the list of messages (``GET .../Messages.json?To=&From=``, newest first). Faults:
+429 with Retry-After (error 20429), 500 (20500), a time-out, a rejection (400,
+error 21610: the person unsubscribed), and a delay (the message is created at once,
+its answer held back). With ``callbacks=True`` it also posts signed
 delivery reports (sent, delivered) to each message's StatusCallback.
 
 The module also builds what Twilio sends to the helpline: inbound-message and
@@ -179,9 +181,31 @@ class FakeTwilio(FakeServer):
             if found is None:
                 return 404, {}, error(20404, "The requested resource was not found", 404)
             return 200, {}, found
+        if request.method == "GET":
+            return 200, {}, self._list(request.path, request.params)
         if request.method != "POST" or route["sid"]:
             return 405, {}, error(20004, "Method not allowed", 405)
         return self._create(request.params)
+
+    def _list(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A page of messages, newest first, filtered by To and From as Twilio does."""
+        size = int(params.get("PageSize") or 50)
+        found = [
+            m
+            for m in reversed(list(self.messages.values()))
+            if m["to"] == params.get("To", m["to"]) and m["from"] == params.get("From", m["from"])
+        ][:size]
+        return {
+            "messages": found,
+            "end": max(len(found) - 1, 0),
+            "first_page_uri": path,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": path,
+        }
 
     def _create(self, params: dict[str, Any]) -> Answer:
         to, sender, body = params.get("To", ""), params.get("From", ""), params.get("Body")

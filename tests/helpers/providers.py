@@ -68,6 +68,13 @@ class ScriptedRasa:
         self.received.append((text, metadata))
         return self._script.get(text, [])
 
+    async def answer_of(self, sender: str, message_id: int) -> list[dict[str, Any]] | None:
+        """What Rasa's tracker shows it answered to ``message_id``; None if it never got it."""
+        for text, metadata in self.received:
+            if metadata.get("message_id") == message_id:
+                return self._script.get(text, [])
+        return None
+
     async def status(self) -> dict[str, Any]:
         return {}
 

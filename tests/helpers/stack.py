@@ -19,10 +19,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -41,6 +41,21 @@ PASSWORD = "correct horse battery staple"
 
 class StackError(RuntimeError):
     """The stack could not start; the message carries the tail of the logs."""
+
+
+T = TypeVar("T")
+
+
+def wait_until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+    """Poll ``check`` until it returns something true, and return it; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f}s: {what}")
+        time.sleep(interval)
 
 
 def free_port() -> int:
@@ -74,6 +89,8 @@ class Stack:
     env: dict[str, str]
     logs: dict[str, Path]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # How each process was started, so that a test can kill one and start it again.
+    commands: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @property
     def rasa_urls(self) -> list[str]:
@@ -123,6 +140,24 @@ class Stack:
         from tests.helpers.rasa_store import stored_text
 
         return stored_text(Settings.load(self.env, env_file=None))
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        response = httpx.get(f"{self.base}/healthz", timeout=10)
+        return response.status_code, response.json()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process (its whole group): no clean-up, as when it crashes."""
+        child = self.processes[name]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+    def start(self, name: str) -> None:
+        """Start a process again, as it was started first."""
+        running = self.processes.get(name)
+        assert running is None or running.poll() is not None, f"{name} is running"
+        command, env = self.commands[name]
+        self.processes[name] = _start(command, env, self.logs[name])
 
     def tail(self, characters: int = 2000) -> str:
         return "".join(f"\n--- {n}\n{p.read_text()[-characters:]}" for n, p in self.logs.items())
@@ -175,11 +210,15 @@ def started(
     rasa_replicas: int = 1,
     helpline: Sequence[str] = (str(HELPLINE), "serve"),
     more: Mapping[str, Sequence[str]] | None = None,
+    rasa_ports: Sequence[int] = (),
+    helpline_env: Mapping[str, str] | None = None,
 ) -> Iterator[Stack]:
     """Start every process with ``base_env`` (DATABASE_URL, REDIS_URL, channels...).
 
     ``helpline`` replaces the service's command line; ``more`` adds processes (separate
-    workers) once the service is healthy. Raises StackError if the stack does not start.
+    workers) once the service is healthy. ``rasa_ports`` chooses the replicas' ports and
+    ``helpline_env`` overrides the environment of the service and the ``more`` processes
+    (a proxy in front of Rasa). Raises StackError if the stack does not start.
     """
     if not (ROOT / "models" / ".trained").exists() or not RASA.exists():
         raise StackError("the stack needs `make train` (the Rasa runtime and a trained model)")
@@ -188,7 +227,8 @@ def started(
     env.setdefault("HELPLINE_PORT", str(free_port()))
     ports = {"actions": free_port()}
     rasa = [rasa_name(r, rasa_replicas) for r in range(rasa_replicas)]
-    ports |= {name: free_port() for name in rasa}
+    chosen = [*rasa_ports, *(free_port() for _ in rasa[len(rasa_ports) :])]
+    ports |= dict(zip(rasa, chosen, strict=True))
     env.update(
         HELPLINE_ENV="test",
         HELPLINE_VAR_DIR=str(var),
@@ -231,19 +271,22 @@ def started(
         env=env,
         logs={name: var / f"{name}.log" for name in [*commands, *(more or {})]},
     )
+    service_env = env | dict(helpline_env or {})
+    for name, command in [*commands.items(), *(more or {}).items()]:
+        stack.commands[name] = (list(command), env if name in [*rasa, "actions"] else service_env)
     try:
-        for name, command in commands.items():
-            stack.processes[name] = _start(command, env, stack.logs[name])
+        for name in commands:
+            stack.start(name)
         _wait_healthy(stack)
-        for name, command in (more or {}).items():
-            stack.processes[name] = _start(list(command), env, stack.logs[name])
+        for name in more or {}:
+            stack.start(name)
         yield stack
     finally:
         stop(stack.processes.values())
 
 
 def _start(command: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as output:
+    with log.open("ab") as output:
         return subprocess.Popen(
             command,
             cwd=ROOT,
