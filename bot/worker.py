@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -110,6 +111,8 @@ class Worker:
         self._failures: dict[int, int] = {}
         # Conversations a task of this process handles, and whether they were woken since.
         self._active: dict[int, bool] = {}
+        # When each conversation waiting out a failure is due again (time.monotonic()).
+        self._retry_at: dict[int, float] = {}
         self.running = False
 
     async def run(self) -> None:
@@ -188,8 +191,10 @@ class Worker:
         await outbox.recover(self.state)
         conversations, queued = await asyncio.to_thread(pending)
         await asyncio.to_thread(self.sweep_deadlines)
+        now = time.monotonic()
         for conversation_id in conversations:
-            if conversation_id not in self._failures:
+            # One waiting out a failure is woken by its retry (or here, should that be lost).
+            if self._retry_at.get(conversation_id, 0.0) <= now:
                 await self.state.queue.put(conversation_id)
         await outbox.deliver_all(self.state, queued)
 
@@ -235,19 +240,22 @@ class Worker:
                         self._schedule_retry(conversation_id, error.reason)
                         return
                     self._failures.pop(conversation_id, None)
+                    self._retry_at.pop(conversation_id, None)
         finally:
             self._active.pop(conversation_id, None)
 
     def _schedule_retry(self, conversation_id: int, reason: str) -> None:
+        # The count stays until a message gets through, so that the waits grow.
         failures = self._failures.get(conversation_id, 0)
         self._failures[conversation_id] = failures + 1
         delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+        self._retry_at[conversation_id] = time.monotonic() + delay
         log.warning("conversation %s: %s; retrying in %.0fs", conversation_id, reason, delay)
 
         async def later() -> None:
             await asyncio.sleep(delay)
-            self._failures.pop(conversation_id, None)
-            await self.state.queue.put(conversation_id)
+            with contextlib.suppress(Exception):  # Redis away: the sweep wakes it instead
+                await self.state.queue.put(conversation_id)
 
         task = asyncio.create_task(later())
         self._tasks.add(task)

@@ -9,9 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import directory
-from bot.errors import ContentMissing
+from bot.errors import ContentMissing, describe
 from bot.models import Contact, Conversation
 from bot.nlg import Rendered, named_language, request_context
 
@@ -31,11 +32,19 @@ async def nlg(request: Request, token: str = Query(default="")) -> dict[str, Any
     sender = (body.get("tracker") or {}).get("sender_id")
     known = None
     # The helpline names the language in every message's metadata: the database is only
-    # asked for messages that come without (e.g. Rasa's reminders).
+    # asked for messages that come without (e.g. Rasa's reminders). Rasa drops an
+    # utterance whose NLG call fails, so the database being away must not fail it.
     if sender and not named_language(body):
-        known = await asyncio.to_thread(_conversation_language, state, sender)
+        try:
+            known = await asyncio.to_thread(_conversation_language, state, sender)
+        except SQLAlchemyError as error:
+            log.warning("NLG without the database (%s)", describe(error))
     if body["response"] == directory.RESPONSE:
-        found = await asyncio.to_thread(_directory_answer, state, body, known)
+        try:
+            found = await asyncio.to_thread(_directory_answer, state, body, known)
+        except SQLAlchemyError as error:
+            log.warning("NLG: services directory unavailable (%s)", describe(error))
+            found = None
         if found is not None:
             return found.as_rasa()
     try:

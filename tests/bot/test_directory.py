@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 
 from bot import demo_directory, directory
 from bot.app_state import AppState
@@ -223,3 +224,28 @@ def test_nlg_endpoint_answers_from_the_directory(app: FastAPI, client: TestClien
         "- [Demo] GWRC Women's Shelter (Abu Dhabi): +000 007 0000",
     ]
     assert general.json()["text"].startswith("أستطيع أن أخبرك عن حقوقك في العمل")
+
+
+def test_nlg_endpoint_answers_without_the_database(
+    app: FastAPI,
+    client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Rasa drops an utterance whose NLG call fails: the person would get no answer at all.
+    state: AppState = app.state.helpline
+
+    def unavailable() -> None:
+        raise OperationalError("SELECT", {}, ConnectionRefusedError())
+
+    monkeypatch.setattr(state.db, "session", unavailable)
+    token = state.settings.rasa_token.reveal()
+
+    answer = client.post(
+        f"/nlg?token={token}",
+        json=nlg_request("utter_faq/services", "shelter", language="en", country="AE"),
+    )
+
+    assert answer.status_code == 200
+    assert answer.json()["text"].startswith("I can tell you about your rights at work")
+    assert "NLG: services directory unavailable (OperationalError" in caplog.text
