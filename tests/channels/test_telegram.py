@@ -603,8 +603,17 @@ async def test_a_deep_link_language_switches_a_known_persons_conversation(
 
     await converse(client, state, worker, text_update(300, AMINA, text, language_code="en"))
 
+    [inbound] = rows(state, direction="in")
     assert rasa.received == [
-        ("/greet", {"channel": "telegram", "language": expected, "country": None})
+        (
+            "/greet",
+            {
+                "channel": "telegram",
+                "language": expected,
+                "country": None,
+                "message_id": inbound.id,
+            },
+        )
     ]
     with state.db.session() as session:
         conv = session.get(Conversation, conversation_id)
