@@ -72,7 +72,7 @@ class RasaClient:
         REST channel returns them.
         """
         try:
-            response = await self._http.get(
+            response = await self._http(sender).get(
                 f"/conversations/{sender}/tracker", params={"token": self._token.reveal()}
             )
         except httpx.HTTPError as error:

@@ -40,11 +40,12 @@ from tests.helpers.fake_twilio import (
 )
 from tests.helpers.redis_server import RedisServer
 from tests.helpers.stack import (
+    HELPLINE,
     Stack,
     english,
-    free_ports,
-    reset_postgres,
-    running_stack,
+    free_port,
+    fresh_stores,
+    started,
     wait_until,
 )
 from tests.helpers.tcp_proxy import TcpProxy
@@ -191,31 +192,32 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     if not database_url.startswith("postgres"):
         pytest.fail("the fault tests run on PostgreSQL: set TEST_DATABASE_URL (make test-faults)")
     var: Path = tmp_path_factory.mktemp("faults")
-    reset_postgres(database_url)
+    fresh_stores({"DATABASE_URL": database_url})
     direct = make_url(database_url)
-    ports = free_ports()
+    rasa_port, helpline_port = free_port(), free_port()
     with (
         FakeTwilio() as fake,
         RedisServer(var / "redis") as redis,
         TcpProxy(direct.host or "127.0.0.1", direct.port or 5432) as database,
-        TcpProxy("127.0.0.1", ports["rasa"]) as rasa,
+        TcpProxy("127.0.0.1", rasa_port) as rasa,
     ):
         proxied = direct.set(host="127.0.0.1", port=database.port)
-        base = f"http://127.0.0.1:{ports['helpline']}"
-        with running_stack(
+        with started(
             var,
-            database_url=proxied.render_as_string(hide_password=False),
-            redis_url=redis.url,
-            rasa_url=f"http://127.0.0.1:{rasa.port}",
-            separate_worker=True,
-            ports=ports,
-            extra_env={
-                "PUBLIC_BASE_URL": base,
+            {
+                **os.environ,
+                "DATABASE_URL": proxied.render_as_string(hide_password=False),
+                "REDIS_URL": redis.url,
+                "HELPLINE_PORT": str(helpline_port),
                 "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
                 "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                 "TWILIO_SMS_FROM": SMS_FROM,
                 "TWILIO_API_BASE_URL": fake.url,
             },
+            helpline=(str(HELPLINE), "serve", "--no-worker"),
+            more={"worker": (str(HELPLINE), "worker")},
+            rasa_ports=[rasa_port],
+            helpline_env={"RASA_URL": f"http://127.0.0.1:{rasa.port}"},
         ) as stack:
             stack.cli("orgs", "create", "Fault Desk")
             ledger = Ledger(database_url, Settings.load(stack.env, env_file=None))
@@ -259,11 +261,11 @@ def test_rasa_stopped_mid_burst_then_started(world: World) -> None:
     wait_until(
         lambda: sum(len(world.received(p)) for p in crowd) >= 2, SETTLE_SECONDS, "first answers"
     )
-    world.stack.services["rasa"].kill()
+    world.stack.kill("rasa")
     for text in SCRIPT[1:]:
         for person in crowd:
             assert person.say(text) == 200
-    world.stack.services["rasa"].start()
+    world.stack.start("rasa")
 
     world.settle(crowd, RECOVERY_SECONDS)
     for person in crowd:
@@ -305,10 +307,10 @@ def test_worker_killed_while_rasa_answers_asks_rasa_once_and_answers_once(world:
             SETTLE_SECONDS,
             "Rasa heard the message",
         )
-        world.stack.services["worker"].kill()
+        world.stack.kill("worker")
     finally:
         world.rasa.release()
-    world.stack.services["worker"].start()
+    world.stack.start("worker")
 
     world.settle([person])
     assert world.received(person) == world.expected[0]
@@ -321,8 +323,8 @@ def test_worker_killed_while_sending_does_not_send_twice(world: World) -> None:
     world.fake.fail_next(Fault.delay(60))
     assert person.say(SCRIPT[0]) == 200
     wait_until(lambda: world.received(person), SETTLE_SECONDS, "Twilio has the message")
-    world.stack.services["worker"].kill()
-    world.stack.services["worker"].start()
+    world.stack.kill("worker")
+    world.stack.start("worker")
 
     world.settle([person])
     assert world.received(person) == world.expected[0]

@@ -163,7 +163,7 @@ class Stack:
         return "".join(f"\n--- {n}\n{p.read_text()[-characters:]}" for n, p in self.logs.items())
 
 
-def _fresh_stores(env: dict[str, str]) -> None:
+def fresh_stores(env: dict[str, str]) -> None:
     """Empty the test database and Redis db: each module starts from nothing."""
     if env.get("REDIS_URL"):
         import redis
@@ -190,7 +190,7 @@ def running(var: Path, extra: Mapping[str, str] | None = None) -> Iterator[Stack
     if os.environ.get("TEST_REDIS_URL"):
         env["REDIS_URL"] = os.environ["TEST_REDIS_URL"]
     env.update(extra or {})
-    _fresh_stores(env)
+    fresh_stores(env)
     try:
         with started(var, env) as stack:
             yield stack
