@@ -93,6 +93,23 @@ SWITCH_MIN_WORDS = 5
 SWITCH_MIN_CONFIDENCE = 0.95
 
 
+# Enough letters to tell a language apart from a typo or a name.
+UNSUPPORTED_MIN_LETTERS = 8
+
+
+def in_unsupported_language(text: str) -> bool:
+    """Clearly written in a language the helpline does not serve, with no red flag in it.
+
+    Such a message gets the language menu instead of a bot that would not understand it.
+    A message with a red flag goes to Rasa whatever its language: the flag must not be lost.
+    """
+    if text.startswith("/") or sum(char.isalpha() for char in text) < UNSUPPORTED_MIN_LETTERS:
+        return False  # a button's payload, a command, a digit, a short word
+    if langid.identify(text).supported:
+        return False
+    return redflags.analyze(text).risk == "none"
+
+
 def detected_language(text: str, current: str) -> str | None:
     """Another supported language the text is clearly written in, or None."""
     if len(text.split()) < SWITCH_MIN_WORDS:
@@ -310,18 +327,27 @@ class Worker:
             if written_in is not None:
                 turn.controls.append({"set_language": written_in})
                 language = written_in
-            replies = await self._ask_rasa(snapshot, message_id, language)
-            for reply in replies:
-                control = (reply.get("custom") or {}).get("helpline")
-                if isinstance(control, dict):
-                    turn.controls.append(control)
-                    language = normalise(control.get("set_language")) or language
-                elif reply.get("text"):
-                    choices = tuple(
-                        Choice(str(b.get("title", "")), str(b.get("payload", "")))
-                        for b in reply.get("buttons") or []
-                    )
-                    turn.parts.append(Outgoing(reply["text"], choices, language))
+            if in_unsupported_language(self._bot_text(snapshot)):
+                menu = self.state.nlg.render(
+                    "utter_choose_language",
+                    language=language,
+                    channel=snapshot["channel"],
+                    country=snapshot["country"],
+                )
+                choices = tuple(Choice(b["title"], b["payload"]) for b in menu.buttons)
+                turn.parts.append(Outgoing(menu.text, choices, menu.language))
+            else:
+                for reply in await self._ask_rasa(snapshot, message_id, language):
+                    control = (reply.get("custom") or {}).get("helpline")
+                    if isinstance(control, dict):
+                        turn.controls.append(control)
+                        language = normalise(control.get("set_language")) or language
+                    elif reply.get("text"):
+                        choices = tuple(
+                            Choice(str(b.get("title", "")), str(b.get("payload", "")))
+                            for b in reply.get("buttons") or []
+                        )
+                        turn.parts.append(Outgoing(reply["text"], choices, language))
         elif snapshot["has_media"]:
             text = _(
                 language,

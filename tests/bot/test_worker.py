@@ -690,3 +690,48 @@ async def test_an_unexpected_error_is_retried_and_logged_without_the_message(
     assert worker._failures == {conversation_id: 1}
     assert "RuntimeError at test_worker.py" in caplog.text
     assert "passport" not in caplog.text and "+961" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我的老板不给我工资已经三个月了",
+        "මගේ හාම්පුතා මාස තුනක් පඩි ගෙව්වේ නැහැ",
+        "Мой работодатель не платит мне зарплату",
+    ],
+    ids=["chinese", "sinhala", "russian"],
+)
+async def test_a_message_in_an_unsupported_language_gets_the_language_menu(
+    state: AppState, worker: Worker, text: str
+) -> None:
+    conversation_id = receive(state, text)
+
+    await worker.handle_conversation(conversation_id)
+
+    sent = messages(state, conversation_id)
+    assert sent[0] == ("in", "person", text, "done")
+    assert sent[1][:2] == ("out", "bot")
+    assert sent[1][2] is not None and "Which language do you want?" in sent[1][2]
+    with state.db.session() as session:
+        conversation = session.get(Conversation, conversation_id)
+        assert conversation is not None
+        assert [choice["payload"] for choice in conversation.last_menu or []] == [
+            f'/choose_language{{"language":"{code}"}}'
+            for code in ("en", "ar", "fr", "es", "tl", "id", "ne", "am")
+        ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ok", '/choose_language{"language":"zh"}', "他们打我，救命"],
+    ids=["short", "payload", "red-flag-in-chinese-goes-to-rasa"],
+)
+async def test_messages_that_must_reach_rasa_are_not_answered_with_the_menu(
+    state: AppState, worker: Worker, text: str
+) -> None:
+    conversation_id = receive(state, text)
+
+    await worker.handle_conversation(conversation_id)
+
+    # No Rasa in these tests: a message meant for it stays received.
+    assert messages(state, conversation_id) == [("in", "person", text, "received")]
