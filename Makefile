@@ -169,7 +169,7 @@ lock: ## Re-resolve requirements/*.in into exact pins (needs both Pythons)
 i18n-extract: $(VENV)/.installed ## Extract messages into locales/messages.pot
 	$(VENV)/bin/pybabel extract --mapping babel.cfg --output-file locales/messages.pot \
 		--project "migrant-helpline" --no-location --sort-output \
-		--no-default-keywords --keyword "_:2" --keyword "pgettext:1c,2" .
+		--no-default-keywords --keyword "_:2" --keyword "N_" --keyword "pgettext:1c,2" .
 
 LANGUAGES := en ar fr es tl id ne am
 

@@ -123,6 +123,11 @@ def catalogs() -> Catalogs:
     return _catalogs
 
 
+def N_(message: str, /) -> str:
+    """Mark a message kept in a constant for extraction; translate it where used with _()."""
+    return message
+
+
 def _(language: str, message: str, /, **values: object) -> str:
     """Translate a message of the helpline's own code, filling ``{name}`` placeholders."""
     text = catalogs().translate(language, message).text

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from bot import cases, closing, erasure, langid, outbox, redflags, referrals, retention
 from bot.app_state import AppState
 from bot.errors import RasaUnavailable, describe
-from bot.i18n import _
+from bot.i18n import N_, _
 from bot.inbox import DONE, RECEIVED
 from bot.keywords import ERASE_PAYLOAD
 from bot.languages import normalise
@@ -64,16 +64,16 @@ class Turn:
 # How long an erase request made while a case is open waits for its confirmation.
 ERASE_CONFIRMATION_WINDOW = timedelta(hours=1)
 # What the helpline answers to a safe word: it must look like any shop's message.
-INNOCUOUS = (
+INNOCUOUS = N_(
     "Your order has been shipped and will arrive in 3 to 5 days. Thank you for shopping with us."
 )
 # Said once a minute to someone over the per-sender limit (bot.ratelimit).
-TOO_FAST = (
+TOO_FAST = N_(
     "You are writing very fast. Your messages are kept, but I will read new ones "
     "in a minute. Please wait a moment."
 )
 # Said once, in the first answer to a new person.
-FIRST_ANSWER_NOTICE = 'This chat is confidential. To erase it, write "{word}".'
+FIRST_ANSWER_NOTICE = N_('This chat is confidential. To erase it, write "{word}".')
 
 # What looks like a phone number (eight digits or more, with the usual separators) is
 # masked in what Rasa reads: Rasa needs the words, never a number that names someone.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
-from babel.messages.pofile import write_po
+from babel.messages.pofile import read_po, write_po
 
 from bot import i18n
 from bot.i18n import Catalogs, Translation
@@ -163,3 +163,38 @@ def test_translation_of_changed_english_is_kept_for_the_translator_but_not_serve
     assert Catalogs(locales).translate("fr", "Drink water often.", "utter_faq/heat") == Translation(
         "Drink water often.", "en"
     )
+
+
+def test_every_message_of_the_catalogues_is_found_by_extraction(tmp_path: Path) -> None:
+    """A message Babel cannot see (a constant without N_()) would be dropped by `make i18n-update`."""
+    root = Path(__file__).resolve().parents[2]
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [
+            str(Path(sys.executable).with_name("pybabel")),
+            "extract",
+            "--mapping",
+            "babel.cfg",
+            "--output-file",
+            str(pot),
+            "--no-default-keywords",
+            # The keywords of the Makefile's i18n-extract.
+            "--keyword",
+            "_:2",
+            "--keyword",
+            "N_",
+            "--keyword",
+            "pgettext:1c,2",
+            ".",
+        ],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+    with pot.open("rb") as handle:
+        extracted = {(m.context, m.id) for m in read_po(handle) if m.id}
+    for language in ("en", "fr", "ar", "am"):
+        catalog = i18n.read_catalog(root / "locales" / language / "LC_MESSAGES" / "messages.po")
+        in_catalog = {(m.context, m.id) for m in catalog if m.id}
+        assert in_catalog - extracted == set(), language
+        assert extracted - in_catalog == set(), language
