@@ -74,10 +74,10 @@ test: setup $(MODEL_STAMP) ## Everything: lint, validate, both test passes, acti
 	$(MAKE) --no-print-directory test-faults
 
 test-helpline: $(VENV)/.installed ## Helpline tests on SQLite without Redis
-	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not rasa and not faults" -q
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not rasa and not faults and not browser" -q
 
 test-helpline-pg: $(VENV)/.installed ## Helpline tests on PostgreSQL with Redis
-	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "not rasa and not faults" -q
+	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "not rasa and not faults and not browser" -q
 
 test-actions: $(RASA_VENV)/.installed ## Unit tests of the custom actions, in the Rasa runtime
 	$(RASA_PY) -m pytest tests/actions -q -p no:cacheprovider
