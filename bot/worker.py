@@ -97,7 +97,7 @@ SWITCH_MIN_CONFIDENCE = 0.95
 UNSUPPORTED_MIN_LETTERS = 8
 
 
-def in_unsupported_language(text: str) -> bool:
+def in_unsupported_language(text: str, guess: langid.Guess) -> bool:
     """Clearly written in a language the helpline does not serve, with no red flag in it.
 
     Such a message gets the language menu instead of a bot that would not understand it.
@@ -105,16 +105,15 @@ def in_unsupported_language(text: str) -> bool:
     """
     if text.startswith("/") or sum(char.isalpha() for char in text) < UNSUPPORTED_MIN_LETTERS:
         return False  # a button's payload, a command, a digit, a short word
-    if langid.identify(text).supported:
+    if guess.supported:
         return False
     return redflags.analyze(text).risk == "none"
 
 
-def detected_language(text: str, current: str) -> str | None:
-    """Another supported language the text is clearly written in, or None."""
+def detected_language(text: str, current: str, guess: langid.Guess) -> str | None:
+    """Another supported language the text (identified as ``guess``) is clearly written in."""
     if len(text.split()) < SWITCH_MIN_WORDS:
         return None
-    guess = langid.identify(text)
     if guess.language in (None, current) or guess.confidence < SWITCH_MIN_CONFIDENCE:
         return None
     return guess.language
@@ -323,11 +322,13 @@ class Worker:
             if snapshot["limited"] == RATE_LIMITED_FIRST:
                 turn.parts.append(Outgoing(_(language, TOO_FAST), (), language))
         elif snapshot["text"]:
-            written_in = detected_language(snapshot["text"], language)
+            # Identified once for both questions: it is the costliest step before Rasa.
+            guess = langid.identify(snapshot["text"])
+            written_in = detected_language(snapshot["text"], language, guess)
             if written_in is not None:
                 turn.controls.append({"set_language": written_in})
                 language = written_in
-            if in_unsupported_language(self._bot_text(snapshot)):
+            if in_unsupported_language(self._bot_text(snapshot), guess):
                 menu = self.state.nlg.render(
                     "utter_choose_language",
                     language=language,

@@ -60,4 +60,4 @@ def test_unknown_script_is_not_a_supported_language() -> None:
 def test_language_is_sticky_until_written_clearly_and_at_length(
     text: str, current: str, expected: str | None
 ) -> None:
-    assert detected_language(text, current) == expected
+    assert detected_language(text, current, langid.identify(text)) == expected
