@@ -1,8 +1,9 @@
 """What the person hears when their case closes, and their rating of it.
 
 Closing returns the conversation to the bot with a closing message in the person's
-language. Inside the channel's reply window (WhatsApp: 24 hours after the person last
-wrote) the bot also asks, once per case, for a rating from 1 to 5; the worker reads a
+language, and asks, once per case, for a rating from 1 to 5. Both go out only inside the
+reply window (WhatsApp's 24 hours, and the helpline's own on every channel, counted from
+the person's last message); the worker reads a
 reply "1" to "5" as that rating (``rating_reply``) instead of passing it to Rasa.
 The API and the dashboard both close through ``close_case``.
 """
@@ -59,6 +60,12 @@ def close_case(state: AppState, session: Session, user: User, case_id: int, outc
     if cases.silenced(session, case):
         return Closed(case, [])
     conversation = case.conversation
+    channel = state.channels.get(case.channel)
+    if channel is not None and outbox.reply_window_closed(
+        channel, conversation.last_inbound_at, state.settings.reply_window_hours
+    ):
+        # The person last wrote too long ago: not even the goodbye goes out unprompted.
+        return Closed(case, [])
     rendered = state.nlg.render(
         "utter_case_closed",
         language=conversation.language,
@@ -66,13 +73,7 @@ def close_case(state: AppState, session: Session, user: User, case_id: int, outc
         channel=case.channel,
     )
     texts = [Outgoing(rendered.text, (), rendered.language)]
-    channel = state.channels.get(case.channel)
-    if (
-        channel is not None
-        and outcome not in NOT_ASKED
-        and outbox.reply_window_closed(channel, conversation.last_inbound_at) is None
-        and cases.ask_rating(session, case)
-    ):
+    if channel is not None and outcome not in NOT_ASKED and cases.ask_rating(session, case):
         language = conversation.language
         texts.append(Outgoing(rating_question(language), (), language))
     return Closed(case, _queue(state, session, conversation, texts, case))

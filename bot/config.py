@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 from bot.errors import ConfigError
 
 DEFAULT_RETENTION_DAYS = 90
+# Three days: a caseworker can answer over a weekend; later, the person writes first.
+DEFAULT_REPLY_WINDOW_HOURS = 72
 # Minutes within which a case of each priority must get its first response
 # (FIRST_RESPONSE_MINUTES_<PRIORITY>); supervisors are alerted when one is missed.
 DEFAULT_FIRST_RESPONSE_MINUTES: Mapping[str, int] = MappingProxyType(
@@ -136,6 +138,9 @@ class Settings:
     # minute from one sender (bot.ratelimit).
     rate_limit_source: int = 30
     rate_limit_sender: int = 20
+    # Nothing goes to a person who last wrote longer ago than this, on any channel, so that
+    # no message arrives unprompted on a phone someone else may be reading (bot.outbox).
+    reply_window_hours: int = DEFAULT_REPLY_WINDOW_HOURS
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -292,6 +297,9 @@ class Settings:
             ),
             rate_limit_source=_positive_int(env, "HELPLINE_RATE_LIMIT_SOURCE", 30),
             rate_limit_sender=_positive_int(env, "HELPLINE_RATE_LIMIT_SENDER", 20),
+            reply_window_hours=_positive_int(
+                env, "HELPLINE_REPLY_WINDOW_HOURS", DEFAULT_REPLY_WINDOW_HOURS
+            ),
             # Secrets stay typed: never copy them here as plain strings.
             extra={
                 k: v for k, v in env.items() if k.startswith("HELPLINE_") and k not in _SECRET_NAMES

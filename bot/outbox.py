@@ -208,22 +208,38 @@ def _hold(state: AppState, message_id: int, seconds: float) -> None:
 
 
 def reply_window_closed(
-    channel: Any, last_inbound_at: datetime | None, *, template: bool = False
+    channel: Any,
+    last_inbound_at: datetime | None,
+    helpline_hours: int | None,
+    *,
+    template: bool = False,
 ) -> DeliveryFailed | None:
-    """Why a free-form message cannot go out now (WhatsApp's 24 hours), or None when it can.
+    """Why a message cannot go to the person now, or None when it can.
 
-    An approved template may always go out: it is how the person is asked to write again.
+    Two windows count from the person's last message: the provider's (WhatsApp: 24 hours,
+    after which only an approved template goes through, inviting the person to write again)
+    and the helpline's own (HELPLINE_REPLY_WINDOW_HOURS, every channel, templates too):
+    past it, whoever holds the phone would read a message nobody there asked for.
     """
+    if helpline_hours is not None and not _wrote_within(last_inbound_at, helpline_hours):
+        return DeliveryFailed(
+            f"refused: more than {helpline_hours} hours since the person last wrote; the "
+            "helpline writes only to someone who wrote recently, so that no message arrives "
+            "unprompted (HELPLINE_REPLY_WINDOW_HOURS)",
+            permanent=True,
+        )
     hours = channel.limits.reply_window_hours
-    if hours is None or template:
-        return None
-    if last_inbound_at is not None and utcnow() - last_inbound_at <= timedelta(hours=hours):
+    if hours is None or template or _wrote_within(last_inbound_at, hours):
         return None
     return DeliveryFailed(
         f"refused: more than {hours} hours since the person last wrote, and {channel.name} "
         "then accepts only approved template messages (Twilio error 63016)",
         permanent=True,
     )
+
+
+def _wrote_within(last_inbound_at: datetime | None, hours: int) -> bool:
+    return last_inbound_at is not None and utcnow() - last_inbound_at <= timedelta(hours=hours)
 
 
 async def deliver(state: AppState, message_id: int) -> str:
@@ -239,7 +255,10 @@ async def deliver(state: AppState, message_id: int) -> str:
         log.error("outbound message %s: channel %s is not configured", message_id, claimed.channel)
         return "failed"
     refused = reply_window_closed(
-        channel, claimed.last_inbound_at, template=claimed.outgoing.template is not None
+        channel,
+        claimed.last_inbound_at,
+        state.settings.reply_window_hours,
+        template=claimed.outgoing.template is not None,
     )
     if refused is not None:
         await asyncio.to_thread(_finish, state, message_id, "failed", None, refused)

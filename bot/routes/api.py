@@ -20,6 +20,7 @@ from bot.errors import (
     AlertNotFound,
     CaseConflict,
     CaseNotFound,
+    DeliveryFailed,
     MediaUnavailable,
     PermissionDenied,
 )
@@ -361,25 +362,42 @@ def reply(
     channel = state.channels.get(message.channel)
     conversation = session.get(Conversation, message.conversation_id)
     assert conversation is not None
-    closed = outbox.reply_window_closed(channel, conversation.last_inbound_at) if channel else None
+    hours = state.settings.reply_window_hours
+    closed = (
+        outbox.reply_window_closed(channel, conversation.last_inbound_at, hours)
+        if channel
+        else None
+    )
     if channel and closed:
         session.rollback()
-        template = channel.template()
-        advice = (
-            "send the approved template to invite them to write again"
-            if template
-            else "no approved template is configured (TWILIO_WHATSAPP_TEMPLATE_SID): "
-            "only their next message reopens the conversation"
-        )
         raise HTTPException(
-            409,
-            {
-                "error": "reply_window_closed",
-                "message": f"{closed.reason.removeprefix('refused: ')}; {advice}",
-                "template_route": f"/api/v1/cases/{case_id}/template" if template else None,
-            },
+            409, _window_closed(case_id, channel, conversation.last_inbound_at, hours, closed)
         )
     return _queued(session, state, background, message)
+
+
+def _window_closed(
+    case_id: int,
+    channel: Any,
+    last_inbound_at: datetime | None,
+    hours: int,
+    closed: DeliveryFailed,
+) -> dict[str, Any]:
+    """The 409 body: why, and whether the approved template may invite the person back."""
+    template = channel.template()
+    route = None
+    advice = "only their next message reopens the conversation"
+    # A template answers the provider's window only, never the helpline's own.
+    if template and not outbox.reply_window_closed(channel, last_inbound_at, hours, template=True):
+        route = f"/api/v1/cases/{case_id}/template"
+        advice = "send the approved template to invite them to write again"
+    elif channel.limits.reply_window_hours is not None and template is None:
+        advice = f"no approved template is configured (TWILIO_WHATSAPP_TEMPLATE_SID): {advice}"
+    return {
+        "error": "reply_window_closed",
+        "message": f"{closed.reason.removeprefix('refused: ')}; {advice}",
+        "template_route": route,
+    }
 
 
 @router.post(
@@ -404,6 +422,14 @@ def send_template(
     template = channel.template() if channel else None
     if template is None:
         raise HTTPException(409, f"{case.channel} has no approved template configured")
+    closed = outbox.reply_window_closed(
+        channel,
+        case.conversation.last_inbound_at,
+        state.settings.reply_window_hours,
+        template=True,
+    )
+    if closed is not None:
+        raise HTTPException(409, closed.reason.removeprefix("refused: "))
     try:
         message = cases.add_caseworker_message(
             session, user, case_id, f"{case.channel} template {template}"

@@ -60,4 +60,6 @@ async def test_an_inbound_message_is_stored_while_every_database_thread_is_busy(
         await busy
 
     assert accepted is not None
-    assert (accepted.duplicate, await state.in_inbox_thread(thread_name)) == (False, "inbox_0")
+    assert accepted.duplicate is False
+    # Any of the inbox's own threads: which one depends on how fast the first went idle.
+    assert (await state.in_inbox_thread(thread_name)).startswith("inbox_")

@@ -319,6 +319,15 @@ def test_bad_retention_days(base: dict[str, str], value: str) -> None:
     assert raised.value.variable == "RETENTION_DAYS"
 
 
+def test_the_reply_window_is_configurable(base: dict[str, str]) -> None:
+    assert Settings.load(base, env_file=None).reply_window_hours == 72
+    settings = Settings.load(base | {"HELPLINE_REPLY_WINDOW_HOURS": "24"}, env_file=None)
+    assert settings.reply_window_hours == 24
+    with pytest.raises(ConfigError) as raised:
+        Settings.load(base | {"HELPLINE_REPLY_WINDOW_HOURS": "0"}, env_file=None)
+    assert raised.value.variable == "HELPLINE_REPLY_WINDOW_HOURS"
+
+
 def test_empty_value_means_unset(base: dict[str, str]) -> None:
     settings = Settings.load(base | {"RETENTION_DAYS": "", "TWILIO_ACCOUNT_SID": ""}, env_file=None)
 

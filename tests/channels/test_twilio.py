@@ -460,10 +460,15 @@ TEMPLATE = "HX" + "0123456789abcdef" * 2
 
 
 async def claimed_whatsapp_case(
-    client: httpx.AsyncClient, state: AppState, *, wrote_hours_ago: float
+    client: httpx.AsyncClient,
+    state: AppState,
+    *,
+    wrote_hours_ago: float,
+    channel: str = "whatsapp",
+    address: str = AMINA_WHATSAPP,
 ) -> tuple[int, dict[str, str]]:
-    """A WhatsApp case claimed by a caseworker: (case id, their bearer header)."""
-    new_conversation(state, "whatsapp", AMINA_WHATSAPP, wrote_hours_ago=wrote_hours_ago)
+    """A WhatsApp (or ``channel``) case claimed by a caseworker: (case id, their bearer header)."""
+    new_conversation(state, channel, address, wrote_hours_ago=wrote_hours_ago)
     with state.db.session() as session:
         org = factories.organisation(session)
         conv = session.query(Conversation).one()
@@ -538,6 +543,79 @@ async def test_the_template_goes_out_outside_the_window_and_a_reply_reopens_it(
     )
     assert reply.status_code == 202
     assert [r.params.get("Body") for r in fake_twilio.sent()] == [None, "Are you safe?"]
+
+
+@pytest.mark.parametrize("hours_ago", [71, 73], ids=["inside", "outside"])
+async def test_sms_caseworker_replies_go_only_inside_the_helplines_window(
+    client: httpx.AsyncClient, state: AppState, fake_twilio: FakeTwilio, hours_ago: int
+) -> None:
+    # SMS has no provider window; the helpline's own (72 hours by default) applies.
+    assert state.settings.reply_window_hours == 72
+    case_id, headers = await claimed_whatsapp_case(
+        client, state, wrote_hours_ago=hours_ago, channel="sms", address=AMINA_SMS
+    )
+
+    response = await client.post(
+        f"/api/v1/cases/{case_id}/messages", json={"text": "Are you safe?"}, headers=headers
+    )
+
+    if hours_ago < 72:
+        assert response.status_code == 202
+        assert [r.params["Body"] for r in fake_twilio.sent()] == ["Are you safe?"]
+        return
+    assert (response.status_code, response.json()) == (
+        409,
+        {
+            "detail": {
+                "error": "reply_window_closed",
+                "message": "more than 72 hours since the person last wrote; the helpline writes "
+                "only to someone who wrote recently, so that no message arrives unprompted "
+                "(HELPLINE_REPLY_WINDOW_HOURS); only their next message reopens the conversation",
+                "template_route": None,
+            }
+        },
+    )
+    assert rows(state, direction="out") == []
+    assert fake_twilio.sent() == []
+
+
+async def test_past_the_helplines_window_not_even_the_whatsapp_template_goes_out(
+    client: httpx.AsyncClient, state: AppState, fake_twilio: FakeTwilio
+) -> None:
+    state.settings = dataclasses.replace(
+        state.settings, twilio_whatsapp_template_sid=TEMPLATE, reply_window_hours=48
+    )
+    case_id, headers = await claimed_whatsapp_case(client, state, wrote_hours_ago=49)
+
+    refused = await client.post(
+        f"/api/v1/cases/{case_id}/messages", json={"text": "Are you safe?"}, headers=headers
+    )
+    invited = await client.post(f"/api/v1/cases/{case_id}/template", headers=headers)
+
+    assert refused.status_code == 409
+    assert refused.json()["detail"]["template_route"] is None
+    assert "more than 48 hours" in refused.json()["detail"]["message"]
+    assert invited.status_code == 409
+    assert "HELPLINE_REPLY_WINDOW_HOURS" in invited.json()["detail"]
+    assert rows(state, direction="out") == []
+    assert fake_twilio.sent() == []
+
+
+@pytest.mark.parametrize("hours_ago", [1, 80], ids=["inside", "outside"])
+async def test_closing_tells_the_person_only_inside_the_window(
+    client: httpx.AsyncClient, state: AppState, fake_twilio: FakeTwilio, hours_ago: int
+) -> None:
+    case_id, headers = await claimed_whatsapp_case(
+        client, state, wrote_hours_ago=hours_ago, channel="sms", address=AMINA_SMS
+    )
+
+    closed = await client.post(
+        f"/api/v1/cases/{case_id}/close", json={"outcome": "information_given"}, headers=headers
+    )
+
+    assert closed.json()["status"] == "closed"
+    # The goodbye and the rating question, or nothing at all.
+    assert len(rows(state, direction="out")) == (2 if hours_ago == 1 else 0)
 
 
 async def test_a_channel_without_a_reply_window_has_no_template(

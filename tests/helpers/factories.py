@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot import auth, cases
 from bot.inbox import address_hash, new_pseudonym
-from bot.models import Case, Contact, Conversation, Message, Organisation, User
+from bot.models import Case, Contact, Conversation, Message, Organisation, User, utcnow
 
 PASSWORD = "correct horse battery staple"
 # Argon2 at its production cost takes a quarter of a second; tests that are not about
@@ -88,7 +88,10 @@ def conversation(
         language=language,
         country=country,
     )
-    conv = Conversation(contact=contact, mode=mode, language=language, country=country)
+    # Every conversation starts with the person writing.
+    conv = Conversation(
+        contact=contact, mode=mode, language=language, country=country, last_inbound_at=utcnow()
+    )
     session.add_all([contact, conv])
     session.flush()
     return conv
