@@ -12,15 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from .languages import language_named_in, normalise_language
-from .red_flags import PRIORITY_OF_RISK, latest_flags, latest_risk
+from .red_flags import higher_risk, latest_flags, latest_risk, merge_flags
 
 REASON_REQUEST_HUMAN = "request_human"
 REASON_EMERGENCY = "emergency"
-PRIORITY_REQUEST = "request"
 PRIORITY_EMERGENCY = "emergency"
 
 
@@ -40,26 +40,31 @@ def requested_language(tracker: Tracker) -> str | None:
 
 
 class ActionRequestHuman(Action):
+    """The person asked for a caseworker: keep what the request carries and ask consent.
+
+    Nothing is shared yet. ``utter_ask_share_with_caseworker`` follows (rules.yml);
+    with a yes, ``action_share_with_caseworker`` opens the case, with a no,
+    ``action_keep_private`` forgets the request. Emergencies do not wait for
+    consent: ``action_emergency`` opens its case at once.
+    """
+
     def name(self) -> str:
         return "action_request_human"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        dispatcher.utter_message(response="utter_handoff")
-        # Red flags in the same message raise the case's priority and travel with it.
-        risk = latest_risk(tracker)
-        send_command(
-            dispatcher,
-            "open_case",
-            {
-                "reason": REASON_REQUEST_HUMAN,
-                "priority": PRIORITY_OF_RISK.get(risk, PRIORITY_REQUEST),
-                "risk": risk,
-                "indicators": latest_flags(tracker),
-            },
+        # Red flags in the same message, or found earlier in a screening that the
+        # request interrupted, raise the case's priority and travel with it.
+        risk = higher_risk(latest_risk(tracker), str(tracker.get_slot("red_flag_risk") or "none"))
+        indicators = merge_flags(
+            list(tracker.get_slot("red_flag_indicators") or []), latest_flags(tracker)
         )
-        return []
+        return [
+            SlotSet("handoff_reason", REASON_REQUEST_HUMAN),
+            SlotSet("red_flag_risk", risk),
+            SlotSet("red_flag_indicators", indicators),
+        ]
 
 
 class ActionEmergency(Action):

@@ -10,6 +10,10 @@ under ``red_flag_risk``. From medium risk up:
 - it offers a caseworker and asks consent to share what was said; with consent
   the helpline opens a case whose priority follows the risk.
 
+A request for a person (``action_request_human``) takes the same consent
+question; so both paths end in ``action_share_with_caseworker`` or
+``action_keep_private``.
+
 Emergencies are not handled here: the component turns them into the
 ``emergency`` intent, whose action opens an urgent case before anything else.
 """
@@ -24,6 +28,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 RED_FLAG = "red_flag"
+# Why a case is opened, kept in the handoff_reason slot until the person consents.
+REASON_RED_FLAG = "red_flag"
 RISK = "red_flag_risk"
 MAX_QUESTIONS = 3
 RISK_ORDER = ("none", "low", "medium", "high", "emergency")
@@ -75,13 +81,37 @@ def latest_risk(tracker: Tracker) -> str:
     return risk if risk in RISK_ORDER else "none"
 
 
+def higher_risk(a: str, b: str) -> str:
+    """The higher of two risk levels; unknown levels count as none."""
+    known = [risk for risk in (a, b) if risk in RISK_ORDER] or ["none"]
+    return max(known, key=RISK_ORDER.index)
+
+
+def merge_flags(
+    earlier: list[dict[str, Any]], latest: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Indicators found earlier, then the latest message's, each piece of evidence once."""
+    merged: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for flag in [*earlier, *latest]:
+        merged.setdefault((flag.get("code"), flag.get("evidence")), flag)
+    return list(merged.values())
+
+
+def forget_request() -> list[EventType]:
+    """Clear what a request or a screening kept, once it is shared or refused."""
+    slots = ["handoff_reason", "red_flag_codes", "red_flag_risk", "red_flag_indicators", *SCREENING]
+    return [SlotSet(slot, None) for slot in slots]
+
+
 def questions_for(codes: list[str]) -> list[str]:
     """The screening slots to ask for these indicator codes, in asking order."""
     wanted = set(codes)
     return [slot for slot, screened in SCREENING.items() if wanted & set(screened)][:MAX_QUESTIONS]
 
 
-def case_request(reason: str, risk: str, flags: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def case_request(
+    reason: str, risk: str, flags: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
     return {
         "reason": reason,
         "priority": PRIORITY_OF_RISK.get(risk, "request"),
@@ -105,12 +135,15 @@ class ActionRedFlag(Action):
         answer = self._retrieval_answer(tracker)
         if RISK_ORDER.index(risk) < RISK_ORDER.index("medium"):
             intent = (tracker.latest_message.get("intent") or {}).get("name")
-            dispatcher.utter_message(response=answer or USUAL_RESPONSE.get(str(intent), "utter_default"))
+            dispatcher.utter_message(
+                response=answer or USUAL_RESPONSE.get(str(intent), "utter_default")
+            )
             return []
         dispatcher.utter_message(response="utter_red_flag_ack")
         if answer:
             dispatcher.utter_message(response=answer)
         return [
+            SlotSet("handoff_reason", REASON_RED_FLAG),
             SlotSet("red_flag_codes", sorted({f["code"] for f in flags})),
             SlotSet("red_flag_risk", risk),
             SlotSet("red_flag_indicators", flags),
@@ -143,7 +176,7 @@ class ValidateScreeningForm(FormValidationAction):
 
 
 class ActionShareWithCaseworker(Action):
-    """The person agreed: open a case carrying the indicators and the answers."""
+    """The person agreed: open a case carrying the reason, the indicators and the answers."""
 
     def name(self) -> str:
         return "action_share_with_caseworker"
@@ -151,18 +184,19 @@ class ActionShareWithCaseworker(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        risk = tracker.get_slot("red_flag_risk") or "medium"
+        reason = str(tracker.get_slot("handoff_reason") or REASON_RED_FLAG)
+        risk = str(
+            tracker.get_slot("red_flag_risk") or ("medium" if reason == REASON_RED_FLAG else "none")
+        )
         answers = {
-            slot: tracker.get_slot(slot)
-            for slot in SCREENING
-            if tracker.get_slot(slot) is not None
+            slot: tracker.get_slot(slot) for slot in SCREENING if tracker.get_slot(slot) is not None
         }
         dispatcher.utter_message(
             json_message={
                 "helpline": {
                     "open_case": case_request(
-                        "red_flag",
-                        risk,
+                        reason,
+                        risk if risk in RISK_ORDER else "none",
                         list(tracker.get_slot("red_flag_indicators") or []),
                         consent="given",
                         screening=answers,
@@ -171,7 +205,7 @@ class ActionShareWithCaseworker(Action):
             }
         )
         dispatcher.utter_message(response="utter_handoff")
-        return [SlotSet(slot, None) for slot in SCREENING]
+        return forget_request()
 
 
 class ActionKeepPrivate(Action):
@@ -184,4 +218,4 @@ class ActionKeepPrivate(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_not_shared")
-        return [SlotSet(slot, None) for slot in SCREENING]
+        return forget_request()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from rasa_sdk.events import SlotSet
 
 from actions.actions import (
     ActionEmergency,
@@ -73,18 +74,45 @@ def test_every_custom_action_of_the_domain_is_implemented():
 
 
 @pytest.mark.asyncio
-async def test_request_human_hands_over_then_opens_a_case(dispatcher, make_tracker):
+async def test_request_human_shares_nothing_before_consent(dispatcher, make_tracker):
     tracker = make_tracker("i want to talk to a person", "request_human")
 
     events = await ActionRequestHuman().run(dispatcher, tracker, DOMAIN)
 
-    assert events == []
-    assert dispatcher.messages == [
-        response("utter_handoff"),
-        command(
-            "open_case",
-            {"reason": "request_human", "priority": "request", "risk": "none", "indicators": []},
-        ),
+    # The consent question follows from the rules; no case is opened yet.
+    assert dispatcher.messages == []
+    assert events == [
+        SlotSet("handoff_reason", "request_human"),
+        SlotSet("red_flag_risk", "none"),
+        SlotSet("red_flag_indicators", []),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_request_human_keeps_the_flags_of_an_interrupted_screening(dispatcher, make_tracker):
+    earlier = {"code": "debt_bondage", "evidence": "i owe the agency", "confidence": 0.9}
+    now = {"code": "restriction_of_movement", "evidence": "locked", "confidence": 0.8}
+    tracker = make_tracker(
+        "i am locked in, give me a person",
+        "request_human",
+        entities=[
+            {
+                "entity": "red_flag",
+                "value": now["code"],
+                "evidence": now["evidence"],
+                "confidence_entity": now["confidence"],
+            }
+        ],
+        slots={"red_flag_risk": "high", "red_flag_indicators": [earlier]},
+        red_flag_risk="medium",
+    )
+
+    events = await ActionRequestHuman().run(dispatcher, tracker, DOMAIN)
+
+    assert events == [
+        SlotSet("handoff_reason", "request_human"),
+        SlotSet("red_flag_risk", "high"),
+        SlotSet("red_flag_indicators", [earlier, now]),
     ]
 
 

@@ -14,6 +14,7 @@ from actions.red_flags import (
     ActionRedFlag,
     ActionShareWithCaseworker,
     ValidateScreeningForm,
+    forget_request,
     questions_for,
 )
 
@@ -101,6 +102,7 @@ async def test_high_risk_rights_question_is_answered_acknowledged_and_screened(
 
     assert dispatcher.messages == [sent("utter_red_flag_ack"), sent("utter_faq/passport")]
     assert events == [
+        SlotSet("handoff_reason", "red_flag"),
         SlotSet("red_flag_codes", ["retention_of_identity_documents"]),
         SlotSet("red_flag_risk", "high"),
         SlotSet(
@@ -167,7 +169,27 @@ async def test_consent_opens_a_case_with_indicators_and_answers(dispatcher, make
         }
     }
     assert dispatcher.messages[1] == sent("utter_handoff")
-    assert events == [SlotSet(slot, None) for slot in SCREENING]
+    assert events == forget_request()
+    assert {e["name"] for e in events} >= {"handoff_reason", "red_flag_indicators", *SCREENING}
+
+
+@pytest.mark.asyncio
+async def test_consent_to_a_request_for_a_person_opens_a_request_case(dispatcher, make_tracker):
+    tracker = make_tracker(
+        "yes", "affirm", slots={"handoff_reason": "request_human", "red_flag_risk": "none"}
+    )
+
+    await ActionShareWithCaseworker().run(dispatcher, tracker, DOMAIN)
+
+    assert dispatcher.messages[0]["custom"]["helpline"]["open_case"] == {
+        "reason": "request_human",
+        "priority": "request",
+        "risk": "none",
+        "indicators": [],
+        "consent": "given",
+        "screening": {},
+    }
+    assert dispatcher.messages[1] == sent("utter_handoff")
 
 
 @pytest.mark.asyncio
@@ -178,4 +200,4 @@ async def test_refusal_shares_nothing(dispatcher, make_tracker):
 
     assert dispatcher.messages == [sent("utter_not_shared")]
     assert all(not m["custom"] for m in dispatcher.messages)
-    assert events == [SlotSet(slot, None) for slot in SCREENING]
+    assert events == forget_request()

@@ -74,6 +74,8 @@ def test_a_caseworker_runs_a_whole_case_in_the_browser(stack: Stack, browser: Br
 
     person = Person(stack.base)
     person.say("i want to talk to a person")
+    person.replies_until(english("utter_ask_share_with_caseworker"))
+    person.say("yes")
     person.replies_until(english("utter_handoff"))
 
     row = page.locator("#queue-rows tr[data-case-id]")
@@ -110,6 +112,8 @@ def test_a_caseworker_runs_a_whole_case_in_the_browser(stack: Stack, browser: Br
 def test_an_arabic_case_reads_right_to_left(stack: Stack, browser: Browser) -> None:
     person = Person(stack.base)
     person.say("بدي احكي مع شخص حقيقي", language="ar")
+    person.replies(1)  # may I share what you wrote?
+    person.say("نعم")
     deadline = time.monotonic() + 60
     while person.mode() != "human":
         assert time.monotonic() < deadline, "the Arabic request for a person opened no case"

@@ -33,6 +33,7 @@ from bot.runner import rasa_endpoints
 
 ROOT = Path(__file__).resolve().parents[2]
 RASA = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 HELPLINE = Path(sys.executable).parent / "helpline"
 STARTUP_SECONDS = 240
 STOP_SECONDS = 20
@@ -243,7 +244,8 @@ def started(
     env["RASA_TOKEN"] = settings.rasa_token.reveal()
     commands: dict[str, list[str]] = {
         name: [
-            str(RASA),
+            # Rasa with message text kept out of its log, as the Procfile starts it.
+            *(str(RASA_PYTHON), "-m", "bot.rasa_run"),
             "run",
             "--enable-api",
             # One argument: a generated token may begin with "-".

@@ -322,8 +322,16 @@ def test_whatsapp_in_spanish_numbered_choices_a_person_and_an_attachment_for_the
     titles = [b["title"] for b in nlg.render("utter_how_can_help", language="es").buttons]
     assert person.replies(1) == [f"{expected('utter_how_can_help')}\n\n{menu('es', titles)}"]
 
-    # "2" is "Talk to a person": the case opens and the bot steps back.
+    # "2" is "Talk to a person": the bot asks before it shares anything.
     person.say("2")
+    ask = nlg.render("utter_ask_share_with_caseworker", language="es", channel="whatsapp")
+    choices = [b["title"] for b in ask.buttons]
+    assert person.replies(1) == [
+        f"{expected('utter_ask_share_with_caseworker')}\n\n{menu('es', choices)}"
+    ]
+
+    # "1" is "Yes, share it": the case opens and the bot steps back.
+    person.say("1")
     assert person.replies(1) == [expected("utter_handoff")]
 
     # A photo now reaches the case; the bot says nothing.

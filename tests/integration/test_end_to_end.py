@@ -74,7 +74,13 @@ def test_a_whole_conversation_with_a_caseworker(stack: Stack) -> None:
     [answer] = person.replies(1)
     assert answer["text"] == english("utter_faq/wages")
 
+    # Nothing is shared before the person agrees.
     person.say("i want to talk to a person")
+    [question] = person.replies(1)
+    assert question["text"] == english("utter_ask_share_with_caseworker")
+    assert person.mode() == "bot"
+
+    person.say("yes")
     [handoff] = person.replies(1)
     assert handoff["text"] == english("utter_handoff")
     assert person.mode() == "human"
