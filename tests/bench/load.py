@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import yaml
 
+from bot import langid
 from bot.languages import FALLBACK, normalise
 from bot.worker import detected_language
 from channels.twilio import country_of
@@ -211,6 +212,11 @@ async def helpline(
         return await _gated(people, concurrency, talk)
 
 
+def worker_language(text: str, current: str) -> str:
+    """The conversation's language after this message, by the worker's own rule."""
+    return detected_language(text, current, langid.identify(text)) or current
+
+
 def helpline_metadata(person: Conversation, language: str) -> dict[str, Any]:
     return {
         "channel": person.script.channel,
@@ -242,7 +248,7 @@ async def reference(
             language = FALLBACK
             turns = []
             for index, text in enumerate(person.script.turns):
-                language = detected_language(text, language) or language
+                language = worker_language(text, language)
                 turn = Turn(person.number, index, sent_at=time.monotonic())
                 try:
                     response = await client.post(
