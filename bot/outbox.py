@@ -127,15 +127,13 @@ def _claim(state: AppState, message_id: int) -> Claimed | None:
         claimed = cast(CursorResult[Any], result).rowcount
         if claimed != 1:
             return None
-        message = session.get(Message, message_id)
-        assert message is not None
-        conversation = session.get(Conversation, message.conversation_id)
-        assert conversation is not None
-        contact = session.get(Contact, conversation.contact_id)
-        assert contact is not None
-        return Claimed(
-            message.channel, contact.address, _outgoing(message), conversation.last_inbound_at
-        )
+        message, address, last_inbound_at = session.execute(
+            select(Message, Contact.address, Conversation.last_inbound_at)
+            .join(Conversation, Message.conversation_id == Conversation.id)
+            .join(Contact, Conversation.contact_id == Contact.id)
+            .where(Message.id == message_id)
+        ).one()
+        return Claimed(message.channel, address, _outgoing(message), last_inbound_at)
 
 
 def _outgoing(message: Message) -> Outgoing:
@@ -341,25 +339,23 @@ def record_status(
     Returns None when no row has that provider id (erased, or not ours), False when
     the report is stale (the row is already as far or further), True when applied.
     """
-    # Only the id: a report for every message sent should not decrypt its body.
-    message_id = session.scalar(
-        select(Message.id).where(
-            Message.channel.in_(channels),
-            Message.provider_id == provider_id,
-            Message.direction == "out",
-        )
+    ours = (
+        Message.channel.in_(channels),
+        Message.provider_id == provider_id,
+        Message.direction == "out",
     )
-    if message_id is None:
-        return None
     behind = [name for name, step in PROGRESS.items() if step < PROGRESS[status]]
-    result = session.execute(
+    # One statement for the usual report; only the id comes back, so that a report for
+    # every message sent decrypts no body.
+    message_id = session.scalar(
         update(Message)
-        .where(Message.id == message_id, Message.status.in_(behind))
+        .where(*ours, Message.status.in_(behind))
         .values(status=status, error=error[:200] if error else Message.error)
+        .returning(Message.id)
         .execution_options(synchronize_session=False)
     )
-    if cast(CursorResult[Any], result).rowcount != 1:
-        return False
+    if message_id is None:
+        return None if session.scalar(select(Message.id).where(*ours)) is None else False
     if status == "failed":
         message = session.get(Message, message_id)
         assert message is not None

@@ -107,15 +107,35 @@ class RedisRateLimiter(RateLimiter):
         await self._redis.aclose()
 
 
+async def _too_many(send: Any, retry_after: int) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [(b"retry-after", str(retry_after).encode()), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
 def make_rate_limiter(redis_url: str | None) -> RateLimiter:
     return RedisRateLimiter(redis_url) if redis_url else InProcessRateLimiter()
 
 
 class SourceLimit:
-    """ASGI middleware: a source with too many refused webhook requests gets 429 a while."""
+    """ASGI middleware: a source with too many refused webhook requests gets 429 a while.
+
+    A source with no refusal lately is looked up again only after ``CLEAR_FOR_SECONDS``:
+    a provider's burst of valid requests costs no Redis round trip each, and refusals
+    another process counted are seen that much later at most.
+    """
+
+    CLEAR_FOR_SECONDS = 1.0
+    MAX_REMEMBERED = 10_000
 
     def __init__(self, app: Any, limiter: RateLimiter, limit: int, prefix: str = "/webhooks/"):
         self.app, self.limiter, self.limit, self.prefix = app, limiter, limit, prefix
+        self._clear_until: dict[str, float] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
@@ -123,20 +143,15 @@ class SourceLimit:
             return
         # Behind a proxy, uvicorn's --proxy-headers puts the original address here.
         key = f"refused:{(scope.get('client') or ('unknown', 0))[0]}"
-        verdict = await self.limiter.peek(key, self.limit)
-        if not verdict.allowed:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 429,
-                    "headers": [
-                        (b"retry-after", str(verdict.retry_after).encode()),
-                        (b"content-length", b"0"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": b""})
-            return
+        now = time.monotonic()
+        if self._clear_until.get(key, 0.0) <= now:
+            verdict = await self.limiter.peek(key, self.limit)
+            if not verdict.allowed:
+                await _too_many(send, verdict.retry_after)
+                return
+            if len(self._clear_until) >= self.MAX_REMEMBERED:
+                self._clear_until = {k: t for k, t in self._clear_until.items() if t > now}
+            self._clear_until[key] = now + self.CLEAR_FOR_SECONDS
         status = 0
 
         async def watch(message: Any) -> None:
@@ -147,6 +162,7 @@ class SourceLimit:
 
         await self.app(scope, receive, watch)
         if status in REFUSALS:
+            self._clear_until.pop(key, None)  # looked up again from the next request on
             counted = await self.limiter.hit(key, self.limit)
             if counted.first_refusal:
                 log.warning(

@@ -239,8 +239,8 @@ class Worker:
         try:
             async with self.state.queue.lock(conversation_id):
                 while True:
-                    message_id = await asyncio.to_thread(self._next_pending, conversation_id)
-                    if message_id is None:
+                    snapshot = await asyncio.to_thread(self._next_pending, conversation_id)
+                    if snapshot is None:
                         # Woken meanwhile: look again. Otherwise let go before the lock is
                         # released, so that a later wake-up takes the lock itself.
                         if self._active.pop(conversation_id):
@@ -251,7 +251,7 @@ class Worker:
                         # A handler stuck on a dead connection must not hold the
                         # conversation's lock (which it keeps renewing) for ever.
                         async with asyncio.timeout(MESSAGE_SECONDS):
-                            await self.process(message_id)
+                            await self.process(snapshot)
                     except RasaUnavailable as error:
                         self._schedule_retry(conversation_id, error.reason)
                         return
@@ -277,10 +277,13 @@ class Worker:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _next_pending(self, conversation_id: int) -> int | None:
+    def _next_pending(self, conversation_id: int) -> dict[str, Any] | None:
+        """The snapshot of the conversation's oldest unhandled message, in one transaction."""
         with self.state.db.session() as session:
-            return session.scalar(
-                select(Message.id)
+            row = session.execute(
+                select(Message, Conversation, Contact)
+                .join(Conversation, Message.conversation_id == Conversation.id)
+                .join(Contact, Conversation.contact_id == Contact.id)
                 .where(
                     Message.conversation_id == conversation_id,
                     Message.direction == "in",
@@ -288,13 +291,12 @@ class Worker:
                 )
                 .order_by(Message.id)
                 .limit(1)
-            )
+            ).first()
+            return None if row is None else self._snapshot(*row)
 
-    async def process(self, message_id: int) -> None:
+    async def process(self, snapshot: dict[str, Any]) -> None:
         """Handle one inbound message; idempotent once it is marked done."""
-        snapshot = await asyncio.to_thread(self._snapshot, message_id)
-        if snapshot is None:
-            return
+        message_id = snapshot["message_id"]
         if self.state.keywords.is_safe_word(snapshot["text"]):
             await self._safe_word(message_id, snapshot)
             return
@@ -425,36 +427,32 @@ class Worker:
         text: str = channel.interpret(snapshot["text"], menu) if channel else snapshot["text"]
         return mask_numbers(text[:MAX_BOT_TEXT])
 
-    def _snapshot(self, message_id: int) -> dict[str, Any] | None:
-        with self.state.db.session() as session:
-            message = session.get(Message, message_id)
-            if message is None or message.status != RECEIVED:
-                return None
-            conversation = session.get(Conversation, message.conversation_id)
-            assert conversation is not None
-            contact = conversation.contact
-            payload = json.loads(message.payload) if message.payload else {}
-            # Counted before Rasa is asked: a later attempt knows an earlier one may have reached it.
-            attempts = message.attempts
-            message.attempts = attempts + 1
-            return {
-                "attempts": attempts,
-                "conversation_id": conversation.id,
-                "mode": conversation.mode,
-                "language": conversation.language,
-                "country": conversation.country,
-                "channel": contact.channel,
-                "pseudonym": contact.pseudonym,
-                "text": (message.body or "").strip(),
-                "has_media": bool(payload.get("media")),
-                "chosen_language": normalise(payload.get("language")),
-                "menu": conversation.last_menu or [],
-                "limited": message.error
-                if message.error in (RATE_LIMITED, RATE_LIMITED_FIRST)
-                else None,
-                "erase_pending": conversation.erase_requested_at is not None
-                and utcnow() - conversation.erase_requested_at < ERASE_CONFIRMATION_WINDOW,
-            }
+    @staticmethod
+    def _snapshot(message: Message, conversation: Conversation, contact: Contact) -> dict[str, Any]:
+        """What handling the message needs, read while its rows are at hand."""
+        payload = json.loads(message.payload) if message.payload else {}
+        # Counted before Rasa is asked: a later attempt knows an earlier one may have reached it.
+        attempts = message.attempts
+        message.attempts = attempts + 1
+        return {
+            "message_id": message.id,
+            "attempts": attempts,
+            "conversation_id": conversation.id,
+            "mode": conversation.mode,
+            "language": conversation.language,
+            "country": conversation.country,
+            "channel": contact.channel,
+            "pseudonym": contact.pseudonym,
+            "text": (message.body or "").strip(),
+            "has_media": bool(payload.get("media")),
+            "chosen_language": normalise(payload.get("language")),
+            "menu": conversation.last_menu or [],
+            "limited": message.error
+            if message.error in (RATE_LIMITED, RATE_LIMITED_FIRST)
+            else None,
+            "erase_pending": conversation.erase_requested_at is not None
+            and utcnow() - conversation.erase_requested_at < ERASE_CONFIRMATION_WINDOW,
+        }
 
     def _to_case(self, message_id: int) -> None:
         with self.state.db.session() as session:

@@ -5,6 +5,7 @@ import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -587,10 +588,10 @@ async def test_a_wake_up_for_a_conversation_in_hand_returns_and_its_message_is_s
     release = asyncio.Event()
     to_case = worker._to_case
 
-    async def slow_process(message_id: int) -> None:
+    async def slow_process(snapshot: dict[str, Any]) -> None:
         handling.set()
         await release.wait()
-        await asyncio.to_thread(to_case, message_id)
+        await asyncio.to_thread(to_case, snapshot["message_id"])
 
     monkeypatch.setattr(worker, "process", slow_process)
     first = asyncio.create_task(worker.handle_conversation(conversation_id))

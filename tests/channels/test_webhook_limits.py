@@ -102,6 +102,30 @@ async def test_signed_requests_never_count_against_their_source(
     assert len(rows(state, direction="in")) == 12
 
 
+async def test_a_source_without_refusals_is_looked_up_once_a_period(
+    client: httpx.AsyncClient, state: AppState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[str] = []
+    peek = state.limiter.peek
+
+    async def counting_peek(key: str, limit: int, window: int | None = None) -> Any:
+        looked_up.append(key)
+        return await peek(key, limit, window)
+
+    monkeypatch.setattr(state.limiter, "peek", counting_peek)
+    # However slow the machine, the five requests fall within the period.
+    monkeypatch.setattr(ratelimit.SourceLimit, "CLEAR_FOR_SECONDS", 60.0)
+
+    answers = [await post(client, text_update(1400 + n, 8000 + n, "hello")) for n in range(5)]
+    forged = await post(client, text_update(1410, 8100, "hello"), secret="guessed")
+    after = await post(client, text_update(1411, 8101, "hello"))
+
+    assert [a.status_code for a in answers] == [200] * 5
+    # Valid requests within the period: one look-up. A refusal: looked up on the next one.
+    assert (forged.status_code, after.status_code) == (403, 200)
+    assert len(looked_up) == 2
+
+
 async def test_the_source_limit_guards_only_webhooks(client: httpx.AsyncClient) -> None:
     for n in range(9):
         await post(client, text_update(1300 + n, 7000, "hello"), secret="guessed")
