@@ -496,11 +496,16 @@ class Worker:
         Returns what to send now: this turn's parts, after any an earlier turn left queued.
         """
         with self.state.db.session() as session:
-            message = session.get(Message, message_id)
-            if message is None or message.status != RECEIVED:
+            # The contact comes along: the outbox reads it through the conversation.
+            row = session.execute(
+                select(Message, Conversation, Contact)
+                .join(Conversation, Message.conversation_id == Conversation.id)
+                .join(Contact, Conversation.contact_id == Contact.id)
+                .where(Message.id == message_id)
+            ).first()
+            if row is None or row[0].status != RECEIVED:
                 return []
-            conversation = session.get(Conversation, message.conversation_id)
-            assert conversation is not None
+            message, conversation, _contact = row
             channel = self.state.channels.get(message.channel)
             rendered = [
                 p for part in turn.parts for p in (channel.render(part) if channel else [part])

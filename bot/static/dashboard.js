@@ -57,6 +57,8 @@
       const html = await fetchFragment("/dashboard/queue/rows");
       if (html === null) return;
       rows.innerHTML = html;
+      const counts = rows.querySelector("tr[data-counts]");
+      if (counts) document.getElementById("queue-counts").textContent = counts.dataset.counts;
       let arrived = 0;
       for (const row of rows.querySelectorAll("tr[data-case-id]")) {
         if (!known.has(row.dataset.caseId)) {

@@ -311,6 +311,8 @@ def test_the_queue_shows_the_most_urgent_first(
 
     assert order == [urgent, medium, world.mine_case]
     assert "emergency" in rows
+    # The counts above the table come with the rows, for the live refresh to show.
+    assert 'data-counts="3 waiting · 0 claimed · 0 yours"' in rows
 
 
 def test_next_case_hands_over_the_most_urgent_waiting_case(

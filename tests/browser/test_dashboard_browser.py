@@ -81,6 +81,7 @@ def test_a_caseworker_runs_a_whole_case_in_the_browser(stack: Stack, browser: Br
     row = page.locator("#queue-rows tr[data-case-id]")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("waiting")
+    expect(page.locator("#queue-counts")).to_have_text("1 waiting · 0 claimed · 0 yours")
     page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
 
     row.get_by_role("link").click()
