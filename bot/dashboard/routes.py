@@ -319,10 +319,13 @@ def _case_page(
     *,
     error: str | None = None,
     status: int = 200,
+    draft: str = "",
 ) -> HTMLResponse:
     case = _case(session, signed.user, case_id)
     context = _case_context(session, state, signed.user, case)
-    return render(request, "dashboard/case.html", signed, status=status, error=error, **context)
+    return render(
+        request, "dashboard/case.html", signed, status=status, error=error, draft=draft, **context
+    )
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -358,8 +361,12 @@ def _act(
     case_id: int,
     action: Any,
     then: str | None = None,
+    draft: str = "",
 ) -> Response:
-    """Run a case action; a conflict or a bad value shows the case page with the reason."""
+    """Run a case action; a conflict or a bad value shows the case page with the reason.
+
+    ``draft``: a reply that could not go, kept in the reply box rather than lost.
+    """
     try:
         action()
     except CaseNotFound:
@@ -368,7 +375,9 @@ def _act(
         raise PageError(403, str(denied)) from None
     except (CaseConflict, ValueError, HelplineError) as error:
         session.rollback()
-        return _case_page(request, signed, session, state, case_id, error=str(error), status=409)
+        return _case_page(
+            request, signed, session, state, case_id, error=str(error), status=409, draft=draft
+        )
     session.commit()
     return see_other(then or f"/dashboard/cases/{case_id}")
 
@@ -425,7 +434,7 @@ def reply(
                 raise CaseConflict(f"Not sent: {closed.reason.removeprefix('refused: ')}.")
         sent.append(message.id)
 
-    response = _act(request, signed, session, state, case_id, send)
+    response = _act(request, signed, session, state, case_id, send, draft=text)
     for message_id in sent:
         background.add_task(outbox.deliver, state, message_id)
     return response

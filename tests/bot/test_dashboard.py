@@ -328,6 +328,28 @@ def test_next_case_hands_over_the_most_urgent_waiting_case(
     assert status_of(state, urgent) == cases.CLAIMED
 
 
+def test_a_reply_past_the_window_is_refused_and_kept_in_the_box(
+    client: TestClient, world: World, state: AppState
+) -> None:
+    with state.db.session() as session:
+        case = session.get(Case, world.mine_case)
+        assert case is not None
+        case.conversation.last_inbound_at = utcnow() - timedelta(hours=100)
+    token = signed_in(client, "caseworker")
+    client.post(f"/dashboard/cases/{world.mine_case}/claim", data={"csrf_token": token})
+
+    refused = client.post(
+        f"/dashboard/cases/{world.mine_case}/reply",
+        data={"csrf_token": token, "text": "Are you <safe>?"},
+    )
+
+    assert refused.status_code == 409
+    assert "Not sent: more than 72 hours since the person last wrote" in refused.text
+    assert ">Are you &lt;safe&gt;?</textarea>" in refused.text
+    with state.db.session() as session:
+        assert session.scalars(select(Message).where(Message.direction == "out")).all() == []
+
+
 def test_a_case_from_claim_to_close(client: TestClient, world: World, state: AppState) -> None:
     token = signed_in(client, "caseworker")
     case = world.mine_case
