@@ -57,6 +57,16 @@ def find_contact(session: Session, channel: str, address: str) -> Contact | None
 
 
 def contact_and_conversation(session: Session, inbound: Inbound) -> tuple[Contact, Conversation]:
+    known = session.execute(
+        select(Contact, Conversation)
+        .join(Conversation, Conversation.contact_id == Contact.id)
+        .where(
+            Contact.channel == inbound.channel,
+            Contact.address_hash == address_hash(inbound.channel, inbound.address),
+        )
+    ).first()
+    if known is not None:
+        return known[0], known[1]
     contact = find_contact(session, inbound.channel, inbound.address)
     if contact is None:
         language = normalise(inbound.language_hint) or FALLBACK
@@ -99,13 +109,8 @@ def accept(session: Session, inbound: Inbound, *, rate_limited: str | None = Non
     ``rate_limited`` (bot.ratelimit) marks a message over the sender's limit: stored
     all the same, but the bot does not read it.
     """
-    existing = session.scalar(
-        select(Message).where(
-            Message.channel == inbound.channel, Message.provider_id == inbound.provider_id
-        )
-    )
-    if existing is not None:
-        return Accepted(existing.id, existing.conversation_id, duplicate=True)
+    # A repeat (the provider delivering again) is found by the unique provider id when
+    # it is inserted: a new message, the usual case, costs no look-up first.
     contact, conversation = contact_and_conversation(session, inbound)
     # Whoever writes can be written to again (they unblocked the bot, or replied START).
     contact.unreachable = False
@@ -124,12 +129,11 @@ def accept(session: Session, inbound: Inbound, *, rate_limited: str | None = Non
         with session.begin_nested():
             session.add(message)
     except IntegrityError:
-        duplicate = session.scalar(
-            select(Message).where(
+        duplicate = session.execute(
+            select(Message.id, Message.conversation_id).where(
                 Message.channel == inbound.channel, Message.provider_id == inbound.provider_id
             )
-        )
-        assert duplicate is not None
+        ).one()
         return Accepted(duplicate.id, duplicate.conversation_id, duplicate=True)
     conversation.last_inbound_at = utcnow()
     # A link naming no organisation (any more) changes nothing.
