@@ -83,6 +83,9 @@ REOPEN_WITHIN = timedelta(days=7)
 SHARING_CONSENT = "given"
 # How long after the question a reply "1".."5" counts as the person's rating.
 RATING_ANSWER_WITHIN = timedelta(hours=24)
+# A case page open in a browser refreshes its transcript with every message: the views
+# of one user within this long are one line of the audit trail.
+VIEW_AUDITED_EVERY = timedelta(minutes=10)
 RATINGS = range(1, 6)
 DEADLINE_MISSED = "deadline_missed"
 
@@ -388,10 +391,28 @@ def _find(session: Session, user: User, case_id: int) -> Case:
 
 
 def get_case(session: Session, user: User, case_id: int) -> Case:
-    """One case, for viewing: the view is audited."""
+    """One case, for viewing: the view is audited, once per ``VIEW_AUDITED_EVERY``."""
     case = _find(session, user, case_id)
-    audit(session, user, VIEWED, case)
+    if not _viewed_lately(session, user, case):
+        audit(session, user, VIEWED, case)
     return case
+
+
+def _viewed_lately(session: Session, user: User, case: Case) -> bool:
+    since = utcnow() - VIEW_AUDITED_EVERY
+    return (
+        session.scalar(
+            select(AuditEntry.id)
+            .where(
+                AuditEntry.user_id == user.id,
+                AuditEntry.case_id == case.id,
+                AuditEntry.action == VIEWED,
+                AuditEntry.created_at >= since,
+            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def open_case_of(session: Session, conversation_id: int) -> Case | None:

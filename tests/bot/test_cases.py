@@ -1013,6 +1013,27 @@ def test_alerts_are_for_supervisors_and_acknowledged_once(db: Database) -> None:
         assert cases.alerts(session, admin, include_acknowledged=True) == [alert]
 
 
+def test_repeated_views_within_ten_minutes_are_one_audit_line(db: Database) -> None:
+    with db.session() as session:
+        org = factories.organisation(session)
+        worker = factories.user(session, org)
+        colleague = factories.user(session, org, "colleague")
+        case_id = factories.case(session).id
+
+        for _ in range(3):  # a page refreshing its transcript
+            cases.get_case(session, worker, case_id)
+        cases.get_case(session, colleague, case_id)
+        session.flush()
+        assert _audit(session, case_id) == [(worker.id, "viewed"), (colleague.id, "viewed")]
+
+        for entry in session.scalars(select(AuditEntry)):
+            entry.created_at = utcnow() - cases.VIEW_AUDITED_EVERY - timedelta(seconds=1)
+        cases.get_case(session, worker, case_id)
+        session.flush()
+        assert _audit(session, case_id)[-1] == (worker.id, "viewed")
+        assert len(_audit(session, case_id)) == 3
+
+
 def test_the_audit_trail_is_for_supervisors(db: Database) -> None:
     with db.session() as session:
         org = factories.organisation(session)
