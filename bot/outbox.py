@@ -240,6 +240,17 @@ def _wrote_within(last_inbound_at: datetime | None, hours: int) -> bool:
     return last_inbound_at is not None and utcnow() - last_inbound_at <= timedelta(hours=hours)
 
 
+def reply_refused(state: AppState, session: Session, message: Message) -> DeliveryFailed | None:
+    """Why a caseworker's new message cannot go to the person now, or None when it can."""
+    channel = state.channels.get(message.channel)
+    conversation = session.get(Conversation, message.conversation_id)
+    if channel is None or conversation is None:
+        return None
+    return reply_window_closed(
+        channel, conversation.last_inbound_at, state.settings.reply_window_hours
+    )
+
+
 async def deliver(state: AppState, message_id: int) -> str:
     """Send one queued outbound row; returns its new status."""
     claimed = await asyncio.to_thread(_claim, state, message_id)

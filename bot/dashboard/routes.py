@@ -30,7 +30,7 @@ from bot.errors import (
     PermissionDenied,
 )
 from bot.languages import SUPPORTED
-from bot.models import Case, Conversation, Organisation, User
+from bot.models import Case, Organisation, User
 from bot.routes.api import MAX_REPLY, get_session, get_state
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -424,14 +424,9 @@ def reply(
 
     def send() -> None:
         message = cases.add_caseworker_message(session, signed.user, case_id, text.strip())
-        channel = state.channels.get(message.channel)
-        conversation = session.get(Conversation, message.conversation_id)
-        if channel is not None and conversation is not None:
-            closed = outbox.reply_window_closed(
-                channel, conversation.last_inbound_at, state.settings.reply_window_hours
-            )
-            if closed is not None:  # shown on the case page; the reply is not kept
-                raise CaseConflict(f"Not sent: {closed.reason.removeprefix('refused: ')}.")
+        closed = outbox.reply_refused(state, session, message)
+        if closed is not None:  # shown on the case page, the reply left in its box
+            raise CaseConflict(f"Not sent: {closed.reason.removeprefix('refused: ')}.")
         sent.append(message.id)
 
     response = _act(request, signed, session, state, case_id, send, draft=text)

@@ -359,20 +359,19 @@ def reply(
         message = cases.add_caseworker_message(session, user, case_id, body.text)
     except (CaseNotFound, CaseConflict, PermissionDenied) as error:
         raise _errors(error) from None
-    channel = state.channels.get(message.channel)
-    conversation = session.get(Conversation, message.conversation_id)
-    assert conversation is not None
-    hours = state.settings.reply_window_hours
-    closed = (
-        outbox.reply_window_closed(channel, conversation.last_inbound_at, hours)
-        if channel
-        else None
-    )
-    if channel and closed:
-        session.rollback()
-        raise HTTPException(
-            409, _window_closed(case_id, channel, conversation.last_inbound_at, hours, closed)
+    closed = outbox.reply_refused(state, session, message)
+    if closed is not None:
+        conversation = session.get(Conversation, message.conversation_id)
+        assert conversation is not None
+        refusal = _window_closed(
+            case_id,
+            state.channels[message.channel],
+            conversation.last_inbound_at,
+            state.settings.reply_window_hours,
+            closed,
         )
+        session.rollback()
+        raise HTTPException(409, refusal)
     return _queued(session, state, background, message)
 
 
