@@ -11,7 +11,7 @@ RASA := $(RASA_VENV)/bin/rasa
 RASA_PY := $(RASA_VENV)/bin/python
 MODEL_DIR := models
 MODEL_STAMP := $(MODEL_DIR)/.trained
-MODEL_INPUTS := domain.yml config.yml $(shell find nlu_data -type f -name '*.yml' 2>/dev/null | sort)
+MODEL_INPUTS := domain.yml config.yml $(wildcard bot/intents/*.py) $(shell find nlu_data -type f -name '*.yml' 2>/dev/null | sort)
 
 # Databases and Redis of the second test pass (this machine's services).
 TEST_PG_URL ?= postgresql://postgres@127.0.0.1:5432/test

@@ -26,9 +26,13 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.intents.classifier import IntentClassifier, Settings
 
 # Rasa warns that the faq examples go unused when no ResponseSelector is configured, and
-# the lookup tables when no DIET reads them as features: this component uses the first,
-# RegexEntityExtractor the second.
-for _unused in ("training a response selector", "consisting of lookup tables"):
+# the lookup tables and the annotated `language` entities when no DIET learns from them:
+# this component uses the first, RegexEntityExtractor finds the entity from the tables.
+for _unused in (
+    "with examples for training a response selector",
+    "consisting of lookup tables",
+    "consisting of entity examples",
+):
     warnings.filterwarnings("ignore", message=f"You have defined training data {_unused}")
 
 MODEL_FILE = "intents.joblib"
