@@ -30,6 +30,7 @@ import phonenumbers
 import requests
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from starlette.datastructures import ImmutableMultiDict
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
@@ -37,6 +38,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot import outbox
+from bot.delivery_reports import ReportWriter
 from bot.errors import (
     BadWebhook,
     ChannelAuthError,
@@ -421,6 +423,7 @@ def webhook_router(state: AppState) -> APIRouter:
     assert settings.twilio_auth_token is not None
     validator = RequestValidator(settings.twilio_auth_token.reveal())
     ours = [c.name for c in CHANNELS]
+    reports = ReportWriter(state.db.session)
 
     async def verified(request: Request) -> ImmutableMultiDict[str, str]:
         signature = request.headers.get("X-Twilio-Signature")
@@ -467,19 +470,18 @@ def webhook_router(state: AppState) -> APIRouter:
         code = params.get("ErrorCode") or None
         known = ERRORS.get(code or "")
 
-        def record() -> bool | None:
-            with state.db.session() as session:
-                return outbox.record_status(
-                    session,
-                    ours,
-                    sid,
-                    status,
-                    error=explain(code, reported) if status == "failed" else None,
-                    unreachable=bool(known and known.unreachable),
-                )
+        def record(session: Session) -> bool | None:
+            return outbox.record_status(
+                session,
+                ours,
+                sid,
+                status,
+                error=explain(code, reported) if status == "failed" else None,
+                unreachable=bool(known and known.unreachable),
+            )
 
         try:
-            applied = await asyncio.to_thread(record)
+            applied = await reports.write(record)
         except SQLAlchemyError as error:
             log.error("twilio message %s: status not stored: %s", sid, type(error).__name__)
             return webhooks.unavailable()
