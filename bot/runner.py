@@ -42,16 +42,17 @@ def read_procfile(path: Path) -> dict[str, str]:
     return processes
 
 
-def rasa_endpoints(settings: Settings, root: Path) -> Path:
+def rasa_endpoints(settings: Settings, root: Path, *, nlg_port: int | None = None) -> Path:
     """endpoints.yml with this helpline's URLs, written into var/ (0600).
 
     The SQLite tracker store moves under var/; with REDIS_URL, Rasa's tracker and
-    lock stores use Redis.
+    lock stores use Redis. ``nlg_port`` names a service of its own for Rasa's NLG
+    requests (docs/scaling.md); by default the helpline's service answers them.
     """
     folder = settings.var_dir / "rasa"
     folder.mkdir(parents=True, exist_ok=True)
     endpoints = yaml.safe_load((root / "endpoints.yml").read_text(encoding="utf-8"))
-    endpoints["nlg"]["url"] = f"http://127.0.0.1:{settings.port}/nlg"
+    endpoints["nlg"]["url"] = f"http://127.0.0.1:{nlg_port or settings.port}/nlg"
     endpoints["action_endpoint"]["url"] = f"{settings.action_server_url}/webhook"
     if settings.redis_url:
         url = urlsplit(settings.redis_url)

@@ -3,7 +3,8 @@
 1. A dedicated PostgreSQL database (created if missing, emptied) and Redis database
    (flushed), the fake Twilio API on loopback, and the stack as ``make run`` starts it:
    Rasa (``--rasa-replicas`` processes), the action server and ``helpline serve``
-   (or ``helpline serve --no-worker`` and ``--workers`` worker processes).
+   (or ``helpline serve --no-worker`` and ``--workers`` worker processes; with
+   ``--nlg-apart``, one more ``helpline serve --no-worker`` answers Rasa's NLG requests).
 2. Warm-up: a few conversations through both paths, so that neither pays first-call costs.
 3. Reference: the scripts straight to Rasa's REST channel. Rasa renders every text
    through the same NLG endpoint (the helpline's ``POST /nlg``) in both phases, so the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import platform
@@ -28,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import redis
 from sqlalchemy import create_engine, text
@@ -39,7 +42,7 @@ from tests.bench import figures, load
 from tests.bench.figures import Turn
 from tests.bench.monitor import Monitor
 from tests.helpers.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
-from tests.helpers.stack import HELPLINE, ROOT, Stack, StackError, started
+from tests.helpers.stack import HELPLINE, ROOT, Stack, StackError, free_port, started
 
 DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/bench"
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -82,6 +85,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the fake Twilio posts no delivery reports",
     )
     parser.add_argument(
+        "--nlg-apart",
+        action="store_true",
+        help="Rasa's NLG requests to a `helpline serve --no-worker` of their own",
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="py-spy the helpline during its phase"
     )
     parser.add_argument(
@@ -113,6 +121,18 @@ def fresh_database(url: str) -> None:
         connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     database.dispose()
+
+
+def wait_healthy(base: str, stack: Stack, seconds: float = 60.0) -> None:
+    """Wait for one more service of the stack (the NLG's own) to answer /healthz."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise StackError(f"{base} did not become healthy: " + stack.tail())
+        time.sleep(0.5)
 
 
 def stack_env(args: argparse.Namespace, fake: load.BenchTwilio) -> dict[str, str]:
@@ -390,6 +410,9 @@ def main(argv: list[str] | None = None) -> int:
     fake = load.BenchTwilio(callbacks=not args.no_status_callbacks).start()
     helpline_command = [str(HELPLINE), "serve", *(["--no-worker"] if args.workers else [])]
     workers = {f"worker-{n + 1}": [str(HELPLINE), "worker"] for n in range(args.workers)}
+    nlg_port = free_port() if args.nlg_apart else None
+    if nlg_port:
+        workers["nlg"] = ["env", f"HELPLINE_PORT={nlg_port}", str(HELPLINE), "serve", "--no-worker"]
     print(
         f"starting the stack: {args.rasa_replicas} Rasa, {args.workers or 'in-service'} "
         f"worker(s), {args.conversations} conversations, {args.concurrency} at once",
@@ -402,7 +425,10 @@ def main(argv: list[str] | None = None) -> int:
             rasa_replicas=args.rasa_replicas,
             helpline=helpline_command,
             more=workers,
+            nlg_port=nlg_port,
         ) as stack:
+            if nlg_port:
+                wait_healthy(f"http://127.0.0.1:{nlg_port}", stack)
             stack.cli("orgs", "create", "Benchmark desk")
             print(f"stack ready in {time.monotonic() - began:.0f}s; measuring", flush=True)
             pids = {name: child.pid for name, child in stack.processes.items()}

@@ -39,6 +39,15 @@ def test_endpoints_without_redis_use_sqlite_under_var(environ: dict[str, str]) -
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
+def test_endpoints_can_send_nlg_to_a_service_of_its_own(environ: dict[str, str]) -> None:
+    settings = Settings.load(environ | {"HELPLINE_PORT": "8123"}, env_file=None)
+
+    endpoints = yaml.safe_load(rasa_endpoints(settings, PROJECT_ROOT, nlg_port=8124).read_text())
+
+    assert endpoints["nlg"]["url"] == "http://127.0.0.1:8124/nlg"
+    assert endpoints["action_endpoint"] == {"url": f"{settings.action_server_url}/webhook"}
+
+
 def test_endpoints_with_redis_use_it_for_tracker_and_lock_stores(environ: dict[str, str]) -> None:
     settings = Settings.load(
         environ | {"REDIS_URL": "redis://:s3cret@cache.internal:6380/4"}, env_file=None

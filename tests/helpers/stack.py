@@ -213,13 +213,16 @@ def started(
     more: Mapping[str, Sequence[str]] | None = None,
     rasa_ports: Sequence[int] = (),
     helpline_env: Mapping[str, str] | None = None,
+    nlg_port: int | None = None,
 ) -> Iterator[Stack]:
     """Start every process with ``base_env`` (DATABASE_URL, REDIS_URL, channels...).
 
     ``helpline`` replaces the service's command line; ``more`` adds processes (separate
     workers) once the service is healthy. ``rasa_ports`` chooses the replicas' ports and
     ``helpline_env`` overrides the environment of the service and the ``more`` processes
-    (a proxy in front of Rasa). Raises StackError if the stack does not start.
+    (a proxy in front of Rasa). ``nlg_port`` sends Rasa's NLG requests to that port
+    instead of the service's (a process in ``more`` serves them). Raises StackError if
+    the stack does not start.
     """
     if not (ROOT / "models" / ".trained").exists() or not RASA.exists():
         raise StackError("the stack needs `make train` (the Rasa runtime and a trained model)")
@@ -240,7 +243,7 @@ def started(
     # Providers' webhooks are signed for the URL they call: here, the service itself.
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{env['HELPLINE_PORT']}")
     settings = Settings.load(env, env_file=None)
-    endpoints = rasa_endpoints(settings, ROOT)
+    endpoints = rasa_endpoints(settings, ROOT, nlg_port=nlg_port)
     env["RASA_TOKEN"] = settings.rasa_token.reveal()
     commands: dict[str, list[str]] = {
         name: [
