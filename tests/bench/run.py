@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import contextlib
 import json
 import os
 import platform
@@ -30,7 +29,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psutil
 import redis
 from sqlalchemy import create_engine, text
@@ -121,18 +119,6 @@ def fresh_database(url: str) -> None:
         connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))
     database.dispose()
-
-
-def wait_healthy(base: str, stack: Stack, seconds: float = 60.0) -> None:
-    """Wait for one more service of the stack (the NLG's own) to answer /healthz."""
-    deadline = time.monotonic() + seconds
-    while True:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        if time.monotonic() > deadline:
-            raise StackError(f"{base} did not become healthy: " + stack.tail())
-        time.sleep(0.5)
 
 
 def stack_env(args: argparse.Namespace, fake: load.BenchTwilio) -> dict[str, str]:
@@ -427,8 +413,6 @@ def main(argv: list[str] | None = None) -> int:
             more=workers,
             nlg_port=nlg_port,
         ) as stack:
-            if nlg_port:
-                wait_healthy(f"http://127.0.0.1:{nlg_port}", stack)
             stack.cli("orgs", "create", "Benchmark desk")
             print(f"stack ready in {time.monotonic() - began:.0f}s; measuring", flush=True)
             pids = {name: child.pid for name, child in stack.processes.items()}

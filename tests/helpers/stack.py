@@ -221,8 +221,8 @@ def started(
     workers) once the service is healthy. ``rasa_ports`` chooses the replicas' ports and
     ``helpline_env`` overrides the environment of the service and the ``more`` processes
     (a proxy in front of Rasa). ``nlg_port`` sends Rasa's NLG requests to that port
-    instead of the service's (a process in ``more`` serves them). Raises StackError if
-    the stack does not start.
+    instead of the service's; a process in ``more`` serves them, and the stack is ready
+    once it is healthy too. Raises StackError if the stack does not start.
     """
     if not (ROOT / "models" / ".trained").exists() or not RASA.exists():
         raise StackError("the stack needs `make train` (the Rasa runtime and a trained model)")
@@ -285,6 +285,8 @@ def started(
         _wait_healthy(stack)
         for name in more or {}:
             stack.start(name)
+        if nlg_port:
+            _wait_healthy(stack, f"http://127.0.0.1:{nlg_port}")
         yield stack
     finally:
         stop(stack.processes.values())
@@ -302,19 +304,21 @@ def _start(command: list[str], env: Mapping[str, str], log: Path) -> subprocess.
         )
 
 
-def _wait_healthy(stack: Stack) -> None:
+def _wait_healthy(stack: Stack, base: str | None = None) -> None:
+    """Wait for the service at ``base`` (by default the stack's own) to answer /healthz."""
+    base = base or stack.base
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:
         for name, child in stack.processes.items():
             if child.poll() is not None:
                 raise StackError(f"{name} exited: {stack.logs[name].read_text()[-3000:]}")
         try:
-            if httpx.get(f"{stack.base}/healthz", timeout=2).status_code == 200:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            raise StackError("the stack did not become healthy: " + stack.tail())
+            raise StackError(f"{base} did not become healthy: " + stack.tail())
         time.sleep(1)
 
 
