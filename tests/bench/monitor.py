@@ -4,7 +4,9 @@ Each named process counts with its children, except those named ``alone`` (the
 benchmark's own process, whose children are the stack). ``phase(name)`` starts a phase: CPU seconds
 are the difference of the processes' CPU times between its start and the next phase, and
 the peak resident memory is the highest sample seen during it. The machine's own load
-(every process, ours or not) is recorded beside, since other work shares the cores.
+(every process, ours or not) is recorded beside, since other work shares the cores,
+with the kernel's CPU pressure: the share of the time some runnable task waited for a
+core (``/proc/pressure/cpu``), which tells a starved process from an idle one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import psutil
 
 SAMPLE_SECONDS = 0.2
+PRESSURE = "/proc/pressure/cpu"
 
 
 @dataclass
@@ -27,6 +30,7 @@ class Phase:
     started: float
     cpu_at_start: dict[str, float]
     machine_at_start: tuple[float, float]
+    waited_at_start: float | None
     load_at_start: tuple[float, float, float]
     peak_rss: dict[str, int] = field(default_factory=dict)
     figures: dict[str, Any] = field(default_factory=dict)
@@ -72,6 +76,18 @@ class Monitor:
         total = sum(times)
         return total - idle, total
 
+    @staticmethod
+    def _waited() -> float | None:
+        """Seconds so far during which some runnable task waited for a core (None: no PSI)."""
+        try:
+            with open(PRESSURE) as pressure:
+                for line in pressure:
+                    if line.startswith("some "):
+                        return int(line.rsplit("total=", 1)[1]) / 1e6
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
     def start(self) -> Monitor:
         self._thread.start()
         return self
@@ -90,6 +106,7 @@ class Monitor:
                     started=time.monotonic(),
                     cpu_at_start={n: self.cpu_seconds(n) for n in self.processes},
                     machine_at_start=self._machine(),
+                    waited_at_start=self._waited(),
                     load_at_start=os.getloadavg(),
                 )
             )
@@ -105,6 +122,8 @@ class Monitor:
             total -= phase.machine_at_start[1]
             cpu = {n: self.cpu_seconds(n) - phase.cpu_at_start[n] for n in self.processes}
             ours = sum(cpu.values())
+            waited = self._waited()
+            start = phase.waited_at_start
             cores = psutil.cpu_count() or 1
             phase.figures = {
                 "seconds": wall,
@@ -122,6 +141,9 @@ class Monitor:
                     # What else ran meanwhile: other engineers' work, PostgreSQL, Redis.
                     "busy_outside_stack_percent": 100 * max(0.0, busy - ours) / total
                     if total
+                    else None,
+                    "cpu_pressure_percent": 100 * (waited - start) / wall
+                    if waited is not None and start is not None and wall
                     else None,
                     "load_average_1m_at_start": phase.load_at_start[0],
                     "load_average_1m_at_end": os.getloadavg()[0],
@@ -155,6 +177,7 @@ class Monitor:
         for kind, into in merged.items():
             seconds = into["seconds"]
             weights = [m for m in into["busy"] if m["busy_percent"] is not None]
+            pressures = [m["cpu_pressure_percent"] for m in into["busy"]]
             result[kind] = {
                 "seconds": seconds,
                 "processes": {
@@ -166,12 +189,17 @@ class Monitor:
                     for name, cpu in into["cpu"].items()
                 },
                 "machine": {
-                    key: sum(m[key] for m in weights) / len(weights) if weights else None
-                    for key in (
-                        "busy_percent",
-                        "busy_outside_stack_percent",
-                        "load_average_1m_at_start",
-                    )
+                    **{
+                        key: sum(m[key] for m in weights) / len(weights) if weights else None
+                        for key in (
+                            "busy_percent",
+                            "busy_outside_stack_percent",
+                            "load_average_1m_at_start",
+                        )
+                    },
+                    "cpu_pressure_percent": sum(pressures) / len(pressures)
+                    if pressures and None not in pressures
+                    else None,
                 },
             }
         return result

@@ -350,6 +350,12 @@ def report(results: dict[str, Any], usage: dict[str, Any]) -> str:
     )
     rows.append(
         (
+            "  CPU pressure: some task waited for a core, % of time",
+            [u.get("machine", {}).get("cpu_pressure_percent") for u in phase_usage],
+        )
+    )
+    rows.append(
+        (
             "load average (1 min) at start",
             [u.get("machine", {}).get("load_average_1m_at_start") for u in phase_usage],
         )
