@@ -57,22 +57,23 @@ def find_contact(session: Session, channel: str, address: str) -> Contact | None
 
 
 def contact_and_conversation(session: Session, inbound: Inbound) -> tuple[Contact, Conversation]:
+    """The person's contact and their one conversation, created when they first write.
+
+    One query finds both; a new person costs their two inserts, and nothing is read
+    back that was just written.
+    """
+    hashed = address_hash(inbound.channel, inbound.address)
     known = session.execute(
         select(Contact, Conversation)
-        .join(Conversation, Conversation.contact_id == Contact.id)
-        .where(
-            Contact.channel == inbound.channel,
-            Contact.address_hash == address_hash(inbound.channel, inbound.address),
-        )
+        .outerjoin(Conversation, Conversation.contact_id == Contact.id)
+        .where(Contact.channel == inbound.channel, Contact.address_hash == hashed)
     ).first()
-    if known is not None:
-        return known[0], known[1]
-    contact = find_contact(session, inbound.channel, inbound.address)
+    contact, conversation = known if known is not None else (None, None)
     if contact is None:
         language = normalise(inbound.language_hint) or FALLBACK
         contact = Contact(
             channel=inbound.channel,
-            address_hash=address_hash(inbound.channel, inbound.address),
+            address_hash=hashed,
             address=inbound.address,
             pseudonym=new_pseudonym(),
             language=language,
@@ -84,13 +85,18 @@ def contact_and_conversation(session: Session, inbound: Inbound) -> tuple[Contac
         try:
             with session.begin_nested():
                 session.add_all([contact, conversation])
+            return contact, conversation
         except IntegrityError:
             # Another request created the same person at the same moment: use theirs.
             contact = find_contact(session, inbound.channel, inbound.address)
             assert contact is not None
-    found = session.scalar(select(Conversation).where(Conversation.contact_id == contact.id))
-    assert found is not None
-    return contact, found
+            conversation = None
+    if conversation is None:
+        conversation = session.scalar(
+            select(Conversation).where(Conversation.contact_id == contact.id)
+        )
+    assert conversation is not None  # created with its contact, removed only with it
+    return contact, conversation
 
 
 def _payload(inbound: Inbound) -> str | None:

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
+import pytest
 from sqlalchemy import func, select, text
 
 from bot.db import Database
-from bot.inbox import RECEIVED, accept, find_contact
+from bot.inbox import RECEIVED, Accepted, accept, find_contact
 from bot.models import Contact, Conversation, Message
 from channels.base import Inbound, Media
+from tests.conftest import TEST_DATABASE_URL
 
 PHONE = "+96170123456"
 
@@ -178,3 +182,37 @@ def test_language_hint_of_a_later_message_does_not_switch_language(db: Database)
 
     with db.session() as session:
         assert session.get(Conversation, first.conversation_id).language == "ar"  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(TEST_DATABASE_URL is None, reason="two writers at once need PostgreSQL")
+def test_a_person_first_written_by_two_requests_at_once_is_one_contact(db: Database) -> None:
+    # The first request's contact is inserted but not committed when the second looks
+    # and misses it; the second's insert waits on the unique index, then fails, and it
+    # takes the first one's contact and conversation.
+    first_inserted, release_first = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def first() -> None:
+        with db.session() as session:
+            results["first"] = accept(session, inbound("SM-a"))
+            first_inserted.set()
+            release_first.wait(10)
+
+    def second() -> None:
+        with db.session() as session:
+            results["second"] = accept(session, inbound("SM-b"))
+
+    writer = threading.Thread(target=first)
+    writer.start()
+    assert first_inserted.wait(10)
+    racer = threading.Thread(target=second)
+    racer.start()
+    time.sleep(0.5)  # the second is now waiting on the first's uncommitted contact
+    release_first.set()
+    writer.join(10)
+    racer.join(10)
+
+    a, b = results["first"], results["second"]
+    assert isinstance(a, Accepted) and isinstance(b, Accepted)
+    assert a.conversation_id == b.conversation_id
+    assert (count(db, Contact), count(db, Conversation), count(db, Message)) == (1, 1, 2)
