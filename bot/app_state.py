@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from bot.nlg import NLG
 from bot.queue import WorkQueue, make_queue
 from bot.rasa_client import RasaClient
 from bot.ratelimit import RateLimiter, make_rate_limiter
+from bot.shared_transactions import SharedTransactions
 from bot.tracker_store import TrackerStore, make_tracker_store
 
 if TYPE_CHECKING:
@@ -32,14 +32,15 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 # Database work runs in threads, as many as the connection pool can serve (10 + 20 overflow).
-# Storing an inbound message is what a provider waits for: it has threads of its own, so
-# that a busy worker never holds up an acknowledgement.
+# Storing an inbound message is what a provider waits for: the inbox writes on a thread of
+# its own, so that a busy worker never holds up an acknowledgement, and the messages that
+# arrive together in one transaction (bot.shared_transactions), so that a burst does not
+# queue one commit after another.
 DATABASE_THREADS = 24
-INBOX_THREADS = 4
 
 
-def _inbox_threads() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(INBOX_THREADS, thread_name_prefix="inbox")
+def _inbox_thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix="inbox")
 
 
 @dataclass
@@ -58,7 +59,12 @@ class AppState:
     limiter: RateLimiter
     channels: dict[str, Channel] = field(default_factory=dict)
     worker: Worker | None = None
-    inbox_threads: ThreadPoolExecutor = field(default_factory=_inbox_threads)
+    inbox_thread: ThreadPoolExecutor = field(default_factory=_inbox_thread)
+    # Inbound messages stored in shared transactions on the inbox's thread (set by build).
+    inbox: SharedTransactions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.inbox = SharedTransactions(self.db.session, executor=self.inbox_thread)
 
     @classmethod
     def build(cls, settings: Settings, *, root: Path = PROJECT_ROOT) -> AppState:
@@ -103,10 +109,6 @@ class AppState:
             ThreadPoolExecutor(DATABASE_THREADS, thread_name_prefix="database")
         )
 
-    async def in_inbox_thread(self, function: Callable[[], T]) -> T:
-        """Run ``function`` (storing an inbound message) on the inbox's own threads."""
-        return await asyncio.get_running_loop().run_in_executor(self.inbox_threads, function)
-
     async def close(self) -> None:
         for channel in self.channels.values():
             await channel.close()
@@ -116,5 +118,5 @@ class AppState:
         await self.trackers.close()
         await self.limiter.close()
         await self.live.close()
-        self.inbox_threads.shutdown(wait=True)
+        self.inbox_thread.shutdown(wait=True)
         self.db.dispose()

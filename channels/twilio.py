@@ -38,7 +38,6 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from bot import outbox
-from bot.delivery_reports import ReportWriter
 from bot.errors import (
     BadWebhook,
     ChannelAuthError,
@@ -47,6 +46,7 @@ from bot.errors import (
     MediaUnavailable,
 )
 from bot.models import utcnow
+from bot.shared_transactions import SharedTransactions
 from channels import webhooks
 from channels.base import MAX_MEDIA_BYTES, Channel, Fetched, Inbound, Limits, Media, Outgoing
 from channels.pacing import Pace, Pacer
@@ -423,7 +423,7 @@ def webhook_router(state: AppState) -> APIRouter:
     assert settings.twilio_auth_token is not None
     validator = RequestValidator(settings.twilio_auth_token.reveal())
     ours = [c.name for c in CHANNELS]
-    reports = ReportWriter(state.db.session)
+    reports = SharedTransactions(state.db.session)
 
     async def verified(request: Request) -> ImmutableMultiDict[str, str]:
         signature = request.headers.get("X-Twilio-Signature")

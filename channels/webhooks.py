@@ -18,6 +18,8 @@ from bot.inbox import Accepted, accept, address_hash
 from bot.ratelimit import RATE_LIMITED, RATE_LIMITED_FIRST
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from bot.app_state import AppState
     from channels.base import Inbound
 
@@ -58,12 +60,11 @@ async def store(state: AppState, inbound: Inbound) -> Accepted | None:
     if not verdict.allowed:
         limited = RATE_LIMITED_FIRST if verdict.first_refusal else RATE_LIMITED
 
-    def run() -> Accepted:
-        with state.db.session() as session:
-            return accept(session, inbound, rate_limited=limited)
+    def write(session: Session) -> Accepted:
+        return accept(session, inbound, rate_limited=limited)
 
     try:
-        accepted = await state.in_inbox_thread(run)
+        accepted = await state.inbox.write(write)
     except SQLAlchemyError as error:
         log.error(
             "%s message %s not stored: %s",

@@ -1,4 +1,4 @@
-"""Delivery reports written together: one transaction for those that arrive at once."""
+"""Writes that arrive together (inbound messages, delivery reports) share one transaction."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from bot.db import Database
-from bot.delivery_reports import ReportWriter
+from bot.shared_transactions import SharedTransactions
 
 
 def counting_commits(db: Database) -> list[int]:
@@ -28,7 +28,7 @@ def answer(value: int) -> Callable[[Session], int]:
 
 
 async def test_reports_that_arrive_together_share_a_transaction(db: Database) -> None:
-    writer = ReportWriter(db.session)
+    writer = SharedTransactions(db.session)
     commits = counting_commits(db)
     results = await asyncio.gather(*(writer.write(answer(n)) for n in range(10)))
     assert results == list(range(10))
@@ -37,7 +37,7 @@ async def test_reports_that_arrive_together_share_a_transaction(db: Database) ->
 
 
 async def test_reports_that_arrive_during_a_write_go_in_the_next_batch(db: Database) -> None:
-    writer = ReportWriter(db.session)
+    writer = SharedTransactions(db.session)
     commits = counting_commits(db)
     first = asyncio.create_task(writer.write(answer(0)))
     await asyncio.sleep(0.05)  # the first batch is being written, or written
@@ -47,7 +47,7 @@ async def test_reports_that_arrive_during_a_write_go_in_the_next_batch(db: Datab
 
 
 async def test_a_lone_report_is_written_at_once(db: Database) -> None:
-    writer = ReportWriter(db.session)
+    writer = SharedTransactions(db.session)
     commits = counting_commits(db)
     assert await writer.write(answer(7)) == 7
     assert await writer.write(answer(8)) == 8
@@ -55,7 +55,7 @@ async def test_a_lone_report_is_written_at_once(db: Database) -> None:
 
 
 async def test_a_failing_report_fails_alone(db: Database) -> None:
-    writer = ReportWriter(db.session)
+    writer = SharedTransactions(db.session)
 
     def broken(session: Session) -> int:
         session.execute(text("SELECT * FROM no_such_table"))
@@ -74,7 +74,7 @@ async def test_a_failing_report_fails_alone(db: Database) -> None:
 
 
 async def test_writes_of_a_batch_are_committed_before_the_answer(db: Database) -> None:
-    writer = ReportWriter(db.session)
+    writer = SharedTransactions(db.session)
     with db.session() as session:
         session.execute(text("CREATE TABLE report_probe (n INTEGER)"))
 
@@ -97,7 +97,7 @@ async def test_writes_of_a_batch_are_committed_before_the_answer(db: Database) -
 async def test_a_request_that_went_away_loses_nobody_else_their_answer(
     db: Database, cancelled: int
 ) -> None:
-    writer = ReportWriter(db.session)
+    writer = SharedTransactions(db.session)
     tasks = [asyncio.create_task(writer.write(answer(n))) for n in range(3)]
     await asyncio.sleep(0)
     tasks[cancelled].cancel()
