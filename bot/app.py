@@ -60,15 +60,17 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         redoc_url=None,
     )
     app.state.helpline = state
-    app.include_router(health.router)
-    app.include_router(nlg.router)
-    app.include_router(api.router)
-    app.include_router(referrals.router)
-    install_dashboard(app)
+    # Routes are matched in order: the requests of every message (providers' webhooks,
+    # Rasa's NLG) first, the dashboard and API after them.
     for channel in state.channels.values():
         router = channel.router()
         if router is not None:
             app.include_router(router)
+    app.include_router(nlg.router)
+    app.include_router(health.router)
+    app.include_router(api.router)
+    app.include_router(referrals.router)
+    install_dashboard(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(OverflowError, _out_of_range)
     app.add_exception_handler(DataError, _out_of_range)

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
+from sqlalchemy.orm import aliased
 
 from bot import cases, closing, erasure, langid, outbox, redflags, referrals, retention
 from bot.app_state import AppState
@@ -238,25 +239,33 @@ class Worker:
         self._active[conversation_id] = False
         try:
             async with self.state.queue.lock(conversation_id):
+                # Whether to read the conversation again: after a message, only when it
+                # had another pending behind it or is still pending itself (a message
+                # stored since wakes the conversation, which sets ``_active``).
+                look = True
                 while True:
-                    snapshot = await asyncio.to_thread(self._next_pending, conversation_id)
+                    snapshot = None
+                    if look:
+                        snapshot = await asyncio.to_thread(self._next_pending, conversation_id)
                     if snapshot is None:
                         # Woken meanwhile: look again. Otherwise let go before the lock is
                         # released, so that a later wake-up takes the lock itself.
                         if self._active.pop(conversation_id):
                             self._active[conversation_id] = False
+                            look = True
                             continue
                         return
                     try:
                         # A handler stuck on a dead connection must not hold the
                         # conversation's lock (which it keeps renewing) for ever.
                         async with asyncio.timeout(MESSAGE_SECONDS):
-                            await self.process(snapshot)
+                            settled = await self.process(snapshot)
                     except RasaUnavailable as error:
                         self._schedule_retry(conversation_id, error.reason)
                         return
                     self._failures.pop(conversation_id, None)
                     self._retry_at.pop(conversation_id, None)
+                    look = snapshot["more"] or not settled
         finally:
             self._active.pop(conversation_id, None)
 
@@ -281,7 +290,7 @@ class Worker:
         """The snapshot of the conversation's oldest unhandled message, in one transaction."""
         with self.state.db.session() as session:
             row = session.execute(
-                select(Message, Conversation, Contact)
+                select(Message, Conversation, Contact, _MORE_PENDING)
                 .join(Conversation, Message.conversation_id == Conversation.id)
                 .join(Contact, Conversation.contact_id == Contact.id)
                 .where(
@@ -292,19 +301,26 @@ class Worker:
                 .order_by(Message.id)
                 .limit(1)
             ).first()
-            return None if row is None else self._snapshot(*row)
+            if row is None:
+                return None
+            message, conversation, contact, more = row
+            return self._snapshot(message, conversation, contact) | {"more": bool(more)}
 
-    async def process(self, snapshot: dict[str, Any]) -> None:
-        """Handle one inbound message; idempotent once it is marked done."""
+    async def process(self, snapshot: dict[str, Any]) -> bool:
+        """Handle one inbound message; idempotent once it is marked done.
+
+        Returns False when the message is left pending, to be read again at once (its
+        case closed meanwhile: the bot answers it).
+        """
         message_id = snapshot["message_id"]
         if self.state.keywords.is_safe_word(snapshot["text"]):
             await self._safe_word(message_id, snapshot)
-            return
+            return True
         if cases.parse_rating(snapshot["text"]) is not None:
             thanks = await asyncio.to_thread(self._rating, message_id)
             if thanks is not None:
                 await outbox.deliver_all(self.state, thanks)
-                return
+                return True
         turn = Turn()
         if snapshot["mode"] == "human":
             # The bot is silent while a case is open, except to erase the chat.
@@ -313,8 +329,7 @@ class Worker:
             elif self._asks_to_erase(snapshot["text"]):
                 turn.erase_requested = True
             else:
-                await asyncio.to_thread(self._to_case, message_id)
-                return
+                return await asyncio.to_thread(self._to_case, message_id)
         language = snapshot["language"]
         if snapshot["chosen_language"] not in (None, language):
             language = snapshot["chosen_language"]
@@ -363,6 +378,7 @@ class Worker:
         if any("erase" in control for control in turn.controls):
             # After the confirmation went out: it is erased with everything else.
             await erasure.erase(self.state, snapshot["conversation_id"])
+        return True
 
     def _asks_to_erase(self, text: str) -> bool:
         return text == ERASE_PAYLOAD or self.state.keywords.is_erase(text)
@@ -454,11 +470,12 @@ class Worker:
             and utcnow() - conversation.erase_requested_at < ERASE_CONFIRMATION_WINDOW,
         }
 
-    def _to_case(self, message_id: int) -> None:
+    def _to_case(self, message_id: int) -> bool:
+        """The message joins its open case; False when the case closed meanwhile."""
         with self.state.db.session() as session:
             message = session.get(Message, message_id)
             if message is None or message.status != RECEIVED:
-                return
+                return True
             case = cases.open_case_of(session, message.conversation_id)
             if case is not None:
                 cases.add_person_message(session, case, message)
@@ -474,9 +491,10 @@ class Worker:
                     )
             else:  # the case closed between the snapshot and now: the bot takes it next time
                 session.get(Conversation, message.conversation_id).mode = "bot"  # type: ignore[union-attr]
-                return
+                return False
             message.status = DONE
             message.processed_at = utcnow()
+            return True
 
     def _rating(self, message_id: int) -> list[int] | None:
         """A reply to the rating question is recorded on its case; Rasa never sees it."""
@@ -496,16 +514,17 @@ class Worker:
         Returns what to send now: this turn's parts, after any an earlier turn left queued.
         """
         with self.state.db.session() as session:
-            # The contact comes along: the outbox reads it through the conversation.
+            # The contact comes along: the outbox reads it through the conversation; and
+            # whether the helpline has answered before, for the first answer's notice.
             row = session.execute(
-                select(Message, Conversation, Contact)
+                select(Message, Conversation, Contact, _WRITTEN_BEFORE)
                 .join(Conversation, Message.conversation_id == Conversation.id)
                 .join(Contact, Conversation.contact_id == Contact.id)
                 .where(Message.id == message_id)
             ).first()
             if row is None or row[0].status != RECEIVED:
                 return []
-            message, conversation, _contact = row
+            message, conversation, _contact, written_before = row
             channel = self.state.channels.get(message.channel)
             rendered = [
                 p for part in turn.parts for p in (channel.render(part) if channel else [part])
@@ -516,7 +535,7 @@ class Worker:
                 conversation.erase_requested_at = utcnow() if turn.erase_requested else None
             if turn.safe_word:
                 cases.record_safe_word(session, conversation.id)
-            elif rendered and not _has_written_before(session, conversation.id):
+            elif rendered and not written_before:
                 notice = self._first_answer_notice(channel, turn)
                 # After an emergency answer, which must come first; otherwise before the
                 # answer, so that a menu stays the last thing the person reads.
@@ -566,16 +585,27 @@ class Worker:
             )
 
 
-def _has_written_before(session: Any, conversation_id: int) -> bool:
-    """Whether the helpline has answered this conversation before."""
-    return (
-        session.scalar(
-            select(Message.id)
-            .where(Message.conversation_id == conversation_id, Message.direction == "out")
-            .limit(1)
-        )
-        is not None
+# Whether another inbound message of the same conversation waits behind the one read with it.
+_LATER = aliased(Message)
+_MORE_PENDING = (
+    exists()
+    .where(
+        _LATER.conversation_id == Message.conversation_id,
+        _LATER.direction == "in",
+        _LATER.status == RECEIVED,
+        _LATER.id > Message.id,
     )
+    .correlate(Message)
+    .label("more_pending")
+)
+# Whether the helpline has answered the conversation of the message read with it before.
+_ANSWER = aliased(Message)
+_WRITTEN_BEFORE = (
+    exists()
+    .where(_ANSWER.conversation_id == Conversation.id, _ANSWER.direction == "out")
+    .correlate(Conversation)
+    .label("written_before")
+)
 
 
 def _emergency(turn: Turn) -> bool:

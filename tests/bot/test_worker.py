@@ -588,10 +588,10 @@ async def test_a_wake_up_for_a_conversation_in_hand_returns_and_its_message_is_s
     release = asyncio.Event()
     to_case = worker._to_case
 
-    async def slow_process(snapshot: dict[str, Any]) -> None:
+    async def slow_process(snapshot: dict[str, Any]) -> bool:
         handling.set()
         await release.wait()
-        await asyncio.to_thread(to_case, snapshot["message_id"])
+        return await asyncio.to_thread(to_case, snapshot["message_id"])
 
     monkeypatch.setattr(worker, "process", slow_process)
     first = asyncio.create_task(worker.handle_conversation(conversation_id))
@@ -609,6 +609,55 @@ async def test_a_wake_up_for_a_conversation_in_hand_returns_and_its_message_is_s
     ]
     # Nothing is left in hand: the next wake-up takes the conversation itself.
     assert worker._active == {}
+
+
+async def test_one_wake_up_handles_every_pending_message_in_order_without_a_last_empty_read(
+    state: AppState, worker: Worker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with state.db.session() as session:
+        conversation = factories.conversation(session, address="simulator:amina")
+        factories.case(session, conversation)
+    for n in range(3):
+        conversation_id = receive(state, f"message {n}", provider_id=f"sim-{n}")
+    reads: list[int | None] = []
+    next_pending = worker._next_pending
+
+    def counted(conversation_id: int) -> dict[str, Any] | None:
+        snapshot = next_pending(conversation_id)
+        reads.append(None if snapshot is None else snapshot["message_id"])
+        return snapshot
+
+    monkeypatch.setattr(worker, "_next_pending", counted)
+
+    await worker.handle_conversation(conversation_id)
+
+    assert [status for *_, status in messages(state, conversation_id)] == ["done"] * 3
+    # Each read says whether another message waits: the last needs no read after it.
+    assert len(reads) == 3 and None not in reads and reads == sorted(reads)
+
+
+async def test_a_message_for_a_case_that_closed_meanwhile_is_read_again_at_once(
+    state: AppState, worker: Worker, rasa: ScriptedRasa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rasa.answer("hello again", {"text": "Hello."})
+    with state.db.session() as session:
+        conversation = factories.conversation(session, address="simulator:amina")
+        case = factories.case(session, conversation)
+    conversation_id = receive(state, "hello again")
+    to_case = worker._to_case
+
+    def closed_meanwhile(message_id: int) -> bool:
+        with state.db.session() as session:
+            session.get(Case, case.id).status = "closed"  # type: ignore[union-attr]
+        return to_case(message_id)
+
+    monkeypatch.setattr(worker, "_to_case", closed_meanwhile)
+
+    await worker.handle_conversation(conversation_id)
+
+    # The bot answered it in the same wake-up, not at the next sweep.
+    assert [text for text, _metadata in rasa.received] == ["hello again"]
+    assert messages(state, conversation_id)[0] == ("in", "person", "hello again", "done")
 
 
 async def test_a_message_rasa_already_answered_is_not_sent_to_rasa_again(
