@@ -92,6 +92,13 @@ def receive(
         return accepted.conversation_id
 
 
+def open_case(state: AppState) -> int:
+    """Amina's conversation with a case open on it (human mode); returns the case's id."""
+    with state.db.session() as session:
+        conversation = factories.conversation(session, address="simulator:amina")
+        return factories.case(session, conversation).id
+
+
 def messages(state: AppState, conversation_id: int) -> list[tuple[str, str, str | None, str]]:
     with state.db.session() as session:
         rows = session.scalars(
@@ -103,9 +110,7 @@ def messages(state: AppState, conversation_id: int) -> list[tuple[str, str, str 
 async def test_human_mode_message_lands_on_the_case_and_the_bot_is_silent(
     state: AppState, worker: Worker
 ) -> None:
-    with state.db.session() as session:
-        conversation = factories.conversation(session, address="simulator:amina")
-        case_id = factories.case(session, conversation).id
+    case_id = open_case(state)
     conversation_id = receive(state, "are you still there?")
 
     await worker.handle_conversation(conversation_id)
@@ -235,9 +240,7 @@ async def test_erasure_of_an_unknown_conversation_is_a_no_op(state: AppState) ->
 async def test_red_flags_in_human_mode_raise_the_case_risk_silently(
     state: AppState, worker: Worker
 ) -> None:
-    with state.db.session() as session:
-        conversation = factories.conversation(session, address="simulator:amina")
-        case_id = factories.case(session, conversation).id
+    case_id = open_case(state)
     conversation_id = receive(state, "now he says he will kill me")
 
     await worker.handle_conversation(conversation_id)
@@ -580,9 +583,7 @@ async def test_rasa_reads_the_words_without_the_number_and_the_case_keeps_it(
 async def test_a_wake_up_for_a_conversation_in_hand_returns_and_its_message_is_still_handled(
     state: AppState, worker: Worker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with state.db.session() as session:
-        conversation = factories.conversation(session, address="simulator:amina")
-        factories.case(session, conversation)
+    open_case(state)
     conversation_id = receive(state, "first", provider_id="sim-1")
     handling = asyncio.Event()
     release = asyncio.Event()
@@ -614,9 +615,7 @@ async def test_a_wake_up_for_a_conversation_in_hand_returns_and_its_message_is_s
 async def test_one_wake_up_handles_every_pending_message_in_order_without_a_last_empty_read(
     state: AppState, worker: Worker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with state.db.session() as session:
-        conversation = factories.conversation(session, address="simulator:amina")
-        factories.case(session, conversation)
+    open_case(state)
     for n in range(3):
         conversation_id = receive(state, f"message {n}", provider_id=f"sim-{n}")
     reads: list[int | None] = []
@@ -640,15 +639,13 @@ async def test_a_message_for_a_case_that_closed_meanwhile_is_read_again_at_once(
     state: AppState, worker: Worker, rasa: ScriptedRasa, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rasa.answer("hello again", {"text": "Hello."})
-    with state.db.session() as session:
-        conversation = factories.conversation(session, address="simulator:amina")
-        case = factories.case(session, conversation)
+    case_id = open_case(state)
     conversation_id = receive(state, "hello again")
     to_case = worker._to_case
 
     def closed_meanwhile(message_id: int) -> bool:
         with state.db.session() as session:
-            session.get(Case, case.id).status = "closed"  # type: ignore[union-attr]
+            session.get(Case, case_id).status = "closed"  # type: ignore[union-attr]
         return to_case(message_id)
 
     monkeypatch.setattr(worker, "_to_case", closed_meanwhile)
