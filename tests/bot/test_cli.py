@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,21 @@ def test_report_writes_html_and_csv(  # type: ignore[no-untyped-def]
     assert f"report written to {out / 'report.html'}" in printed
     assert "error: the period ends before it starts" in err
     assert (out / "summary.csv").read_text(encoding="utf-8").splitlines()[3] == "cases,0"
+
+
+def test_a_starting_process_builds_its_models_and_freezes_what_start_up_made() -> None:
+    # In a process of its own: a frozen object is never collected, which a test run's
+    # own garbage must not be.
+    probe = (
+        "import gc\n"
+        "from bot import cli, langid, redflags\n"
+        "assert gc.get_freeze_count() == 0\n"
+        "cli._ready_for_traffic()\n"
+        "assert langid.model.cache_info().currsize == 1\n"
+        "assert redflags.get_engine.cache_info().currsize == 1\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert int(done.stdout) > 10_000
