@@ -12,7 +12,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,6 +56,14 @@ def find_contact(session: Session, channel: str, address: str) -> Contact | None
     )
 
 
+# Built once: SQLAlchemy then finds the compiled statement without building it anew.
+_KNOWN = (
+    select(Contact, Conversation)
+    .outerjoin(Conversation, Conversation.contact_id == Contact.id)
+    .where(Contact.channel == bindparam("channel"), Contact.address_hash == bindparam("hashed"))
+)
+
+
 def contact_and_conversation(session: Session, inbound: Inbound) -> tuple[Contact, Conversation]:
     """The person's contact and their one conversation, created when they first write.
 
@@ -63,11 +71,7 @@ def contact_and_conversation(session: Session, inbound: Inbound) -> tuple[Contac
     back that was just written.
     """
     hashed = address_hash(inbound.channel, inbound.address)
-    known = session.execute(
-        select(Contact, Conversation)
-        .outerjoin(Conversation, Conversation.contact_id == Contact.id)
-        .where(Contact.channel == inbound.channel, Contact.address_hash == hashed)
-    ).first()
+    known = session.execute(_KNOWN, {"channel": inbound.channel, "hashed": hashed}).first()
     contact, conversation = known if known is not None else (None, None)
     if contact is None:
         language = normalise(inbound.language_hint) or FALLBACK

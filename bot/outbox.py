@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import String, bindparam, func, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -89,21 +89,26 @@ def deliverable(session: Session, conversation_id: int | None = None) -> list[in
     rows left queued by an earlier turn (the database failed after its commit) go
     before the new ones.
     """
-    sending = select(Message.conversation_id).where(
-        Message.direction == "out", Message.status == "sending"
+    if conversation_id is None:
+        return list(session.scalars(_DELIVERABLE))
+    return list(session.scalars(_DELIVERABLE_OF, {"conversation_id": conversation_id}))
+
+
+# Built once: SQLAlchemy then finds each compiled statement without building it anew.
+_DELIVERABLE = (
+    select(Message.id)
+    .where(
+        Message.direction == "out",
+        Message.status == "queued",
+        Message.conversation_id.not_in(
+            select(Message.conversation_id).where(
+                Message.direction == "out", Message.status == "sending"
+            )
+        ),
     )
-    query = (
-        select(Message.id)
-        .where(
-            Message.direction == "out",
-            Message.status == "queued",
-            Message.conversation_id.not_in(sending),
-        )
-        .order_by(Message.id)
-    )
-    if conversation_id is not None:
-        query = query.where(Message.conversation_id == conversation_id)
-    return list(session.scalars(query))
+    .order_by(Message.id)
+)
+_DELIVERABLE_OF = _DELIVERABLE.where(Message.conversation_id == bindparam("conversation_id"))
 
 
 @dataclass(frozen=True)
@@ -114,37 +119,66 @@ class Claimed:
     last_inbound_at: datetime | None
 
 
+_CLAIM = (
+    update(Message)
+    .where(Message.id == bindparam("message_id"), Message.status == "queued")
+    .values(status="sending", attempts=Message.attempts + 1, lease_until=bindparam("lease"))
+    .execution_options(synchronize_session=False)
+)
+# The columns a send needs, not the row: no object for the session to track.
+_CLAIMED = (
+    select(
+        Message.channel,
+        Message.body,
+        Message.payload,
+        Contact.address,
+        Conversation.last_inbound_at,
+    )
+    .join(Conversation, Message.conversation_id == Conversation.id)
+    .join(Contact, Conversation.contact_id == Contact.id)
+    .where(Message.id == bindparam("message_id"))
+)
+
+
 def _claim(state: AppState, message_id: int) -> Claimed | None:
     with state.db.session() as session:
-        result = session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.status == "queued")
-            .values(
-                status="sending", attempts=Message.attempts + 1, lease_until=utcnow() + SEND_LEASE
-            )
-            .execution_options(synchronize_session=False)
-        )
+        result = session.execute(_CLAIM, {"message_id": message_id, "lease": utcnow() + SEND_LEASE})
         claimed = cast(CursorResult[Any], result).rowcount
         if claimed != 1:
             return None
-        message, address, last_inbound_at = session.execute(
-            select(Message, Contact.address, Conversation.last_inbound_at)
-            .join(Conversation, Message.conversation_id == Conversation.id)
-            .join(Contact, Conversation.contact_id == Contact.id)
-            .where(Message.id == message_id)
+        channel, body, payload, address, last_inbound_at = session.execute(
+            _CLAIMED, {"message_id": message_id}
         ).one()
-        return Claimed(message.channel, address, _outgoing(message), last_inbound_at)
+        return Claimed(channel, address, _part(body, payload), last_inbound_at)
 
 
 def _outgoing(message: Message) -> Outgoing:
     """The part an outbound row holds, as the channel sends it."""
-    payload = json.loads(message.payload) if message.payload else {}
+    return _part(message.body, message.payload)
+
+
+def _part(body: str | None, stored_payload: str | None) -> Outgoing:
+    payload = json.loads(stored_payload) if stored_payload else {}
     return Outgoing(
-        text=message.body or "",
+        text=body or "",
         choices=tuple(Choice(c["title"], c["payload"]) for c in payload.get("choices", [])),
         language=payload.get("language", "en"),
         template=payload.get("template"),
     )
+
+
+_FINISH = (
+    update(Message)
+    .where(Message.id == bindparam("message_id"))
+    .values(
+        status=bindparam("new_status"),
+        lease_until=None,
+        provider_id=func.coalesce(bindparam("new_provider_id", type_=String), Message.provider_id),
+        error=bindparam("new_error", type_=String),
+        processed_at=bindparam("finished_at"),
+    )
+    .execution_options(synchronize_session=False)
+)
 
 
 def _finish(
@@ -158,16 +192,14 @@ def _finish(
         # One UPDATE: the row (and its encrypted body) is only loaded when a failure must
         # reach the case. No row changed: it was erased meanwhile.
         session.execute(
-            update(Message)
-            .where(Message.id == message_id)
-            .values(
-                status=status,
-                lease_until=None,
-                provider_id=provider_id or Message.provider_id,
-                error=failure.reason[:200] if failure else None,
-                processed_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
+            _FINISH,
+            {
+                "message_id": message_id,
+                "new_status": status,
+                "new_provider_id": provider_id or None,
+                "new_error": failure.reason[:200] if failure else None,
+                "finished_at": utcnow(),
+            },
         )
         if failure is not None and status == "failed":
             message = session.get(Message, message_id)
@@ -336,6 +368,24 @@ def _attempts(state: AppState, message_id: int) -> int:
         return message.attempts if message else MAX_ATTEMPTS
 
 
+_OURS = (
+    Message.channel.in_(bindparam("channels", expanding=True)),
+    Message.provider_id == bindparam("reported_id"),
+    Message.direction == "out",
+)
+_REPORT = (
+    update(Message)
+    .where(*_OURS, Message.status.in_(bindparam("behind", expanding=True)))
+    .values(
+        status=bindparam("new_status"),
+        error=func.coalesce(bindparam("new_error", type_=String), Message.error),
+    )
+    .returning(Message.id)
+    .execution_options(synchronize_session=False)
+)
+_REPORTED = select(Message.id).where(*_OURS)
+
+
 def record_status(
     session: Session,
     channels: Collection[str],
@@ -350,23 +400,17 @@ def record_status(
     Returns None when no row has that provider id (erased, or not ours), False when
     the report is stale (the row is already as far or further), True when applied.
     """
-    ours = (
-        Message.channel.in_(channels),
-        Message.provider_id == provider_id,
-        Message.direction == "out",
-    )
+    ours = {"channels": list(channels), "reported_id": provider_id}
     behind = [name for name, step in PROGRESS.items() if step < PROGRESS[status]]
     # One statement for the usual report; only the id comes back, so that a report for
     # every message sent decrypts no body.
     message_id = session.scalar(
-        update(Message)
-        .where(*ours, Message.status.in_(behind))
-        .values(status=status, error=error[:200] if error else Message.error)
-        .returning(Message.id)
-        .execution_options(synchronize_session=False)
+        _REPORT,
+        ours
+        | {"behind": behind, "new_status": status, "new_error": error[:200] if error else None},
     )
     if message_id is None:
-        return None if session.scalar(select(Message.id).where(*ours)) is None else False
+        return None if session.scalar(_REPORTED, ours) is None else False
     if status == "failed":
         message = session.get(Message, message_id)
         assert message is not None

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import aliased
 
 from bot import cases, closing, erasure, langid, outbox, redflags, referrals, retention
@@ -289,18 +289,7 @@ class Worker:
     def _next_pending(self, conversation_id: int) -> dict[str, Any] | None:
         """The snapshot of the conversation's oldest unhandled message, in one transaction."""
         with self.state.db.session() as session:
-            row = session.execute(
-                select(Message, Conversation, Contact, _MORE_PENDING)
-                .join(Conversation, Message.conversation_id == Conversation.id)
-                .join(Contact, Conversation.contact_id == Contact.id)
-                .where(
-                    Message.conversation_id == conversation_id,
-                    Message.direction == "in",
-                    Message.status == RECEIVED,
-                )
-                .order_by(Message.id)
-                .limit(1)
-            ).first()
+            row = session.execute(_NEXT_PENDING, {"conversation_id": conversation_id}).first()
             if row is None:
                 return None
             message, conversation, contact, more = row
@@ -514,14 +503,7 @@ class Worker:
         Returns what to send now: this turn's parts, after any an earlier turn left queued.
         """
         with self.state.db.session() as session:
-            # The contact comes along: the outbox reads it through the conversation; and
-            # whether the helpline has answered before, for the first answer's notice.
-            row = session.execute(
-                select(Message, Conversation, Contact, _WRITTEN_BEFORE)
-                .join(Conversation, Message.conversation_id == Conversation.id)
-                .join(Contact, Conversation.contact_id == Contact.id)
-                .where(Message.id == message_id)
-            ).first()
+            row = session.execute(_TO_APPLY, {"message_id": message_id}).first()
             if row is None or row[0].status != RECEIVED:
                 return []
             message, conversation, _contact, written_before = row
@@ -605,6 +587,30 @@ _WRITTEN_BEFORE = (
     .where(_ANSWER.conversation_id == Conversation.id, _ANSWER.direction == "out")
     .correlate(Conversation)
     .label("written_before")
+)
+
+
+# Built once: SQLAlchemy then finds each compiled statement without building it anew.
+# The oldest unhandled message of a conversation, with its conversation and contact.
+_NEXT_PENDING = (
+    select(Message, Conversation, Contact, _MORE_PENDING)
+    .join(Conversation, Message.conversation_id == Conversation.id)
+    .join(Contact, Conversation.contact_id == Contact.id)
+    .where(
+        Message.conversation_id == bindparam("conversation_id"),
+        Message.direction == "in",
+        Message.status == RECEIVED,
+    )
+    .order_by(Message.id)
+    .limit(1)
+)
+# A message being applied, with its conversation and contact (the outbox reads the
+# contact through the conversation) and whether the helpline has answered before.
+_TO_APPLY = (
+    select(Message, Conversation, Contact, _WRITTEN_BEFORE)
+    .join(Conversation, Message.conversation_id == Conversation.id)
+    .join(Contact, Conversation.contact_id == Contact.id)
+    .where(Message.id == bindparam("message_id"))
 )
 
 
