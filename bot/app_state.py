@@ -7,7 +7,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-T = TypeVar("T")
 # Database work runs in threads, as many as the connection pool can serve (10 + 20 overflow).
 # Storing an inbound message is what a provider waits for: the inbox writes on a thread of
 # its own, so that a busy worker never holds up an acknowledgement, and the messages that

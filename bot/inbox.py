@@ -57,9 +57,10 @@ def find_contact(session: Session, channel: str, address: str) -> Contact | None
 
 
 # Built once: SQLAlchemy then finds the compiled statement without building it anew.
+# A contact is created with its one conversation and removed only with it.
 _KNOWN = (
     select(Contact, Conversation)
-    .outerjoin(Conversation, Conversation.contact_id == Contact.id)
+    .join(Conversation, Conversation.contact_id == Contact.id)
     .where(Contact.channel == bindparam("channel"), Contact.address_hash == bindparam("hashed"))
 )
 
@@ -71,35 +72,30 @@ def contact_and_conversation(session: Session, inbound: Inbound) -> tuple[Contac
     back that was just written.
     """
     hashed = address_hash(inbound.channel, inbound.address)
-    known = session.execute(_KNOWN, {"channel": inbound.channel, "hashed": hashed}).first()
-    contact, conversation = known if known is not None else (None, None)
-    if contact is None:
-        language = normalise(inbound.language_hint) or FALLBACK
-        contact = Contact(
-            channel=inbound.channel,
-            address_hash=hashed,
-            address=inbound.address,
-            pseudonym=new_pseudonym(),
-            language=language,
-            country=inbound.country_hint,
-        )
-        conversation = Conversation(
-            contact=contact, mode="bot", language=language, country=inbound.country_hint
-        )
-        try:
-            with session.begin_nested():
-                session.add_all([contact, conversation])
-            return contact, conversation
-        except IntegrityError:
-            # Another request created the same person at the same moment: use theirs.
-            contact = find_contact(session, inbound.channel, inbound.address)
-            assert contact is not None
-            conversation = None
-    if conversation is None:
-        conversation = session.scalar(
-            select(Conversation).where(Conversation.contact_id == contact.id)
-        )
-    assert conversation is not None  # created with its contact, removed only with it
+    person = {"channel": inbound.channel, "hashed": hashed}
+    known = session.execute(_KNOWN, person).first()
+    if known is not None:
+        return known[0], known[1]
+    language = normalise(inbound.language_hint) or FALLBACK
+    contact = Contact(
+        channel=inbound.channel,
+        address_hash=hashed,
+        address=inbound.address,
+        pseudonym=new_pseudonym(),
+        language=language,
+        country=inbound.country_hint,
+    )
+    conversation = Conversation(
+        contact=contact, mode="bot", language=language, country=inbound.country_hint
+    )
+    try:
+        with session.begin_nested():
+            session.add_all([contact, conversation])
+    except IntegrityError:
+        # Another request created the same person at the same moment: use theirs.
+        known = session.execute(_KNOWN, person).first()
+        assert known is not None
+        return known[0], known[1]
     return contact, conversation
 
 

@@ -81,19 +81,6 @@ def queue_outgoing(
     return [row.id for row in rows]
 
 
-def deliverable(session: Session, conversation_id: int | None = None) -> list[int]:
-    """Queued outbound rows, oldest first, of one conversation or of all.
-
-    A conversation with a row still being sent (or whose deliverer died mid-send) is
-    left out until that row is settled, so that its parts never arrive out of order;
-    rows left queued by an earlier turn (the database failed after its commit) go
-    before the new ones.
-    """
-    if conversation_id is None:
-        return list(session.scalars(_DELIVERABLE))
-    return list(session.scalars(_DELIVERABLE_OF, {"conversation_id": conversation_id}))
-
-
 # Built once: SQLAlchemy then finds each compiled statement without building it anew.
 _DELIVERABLE = (
     select(Message.id)
@@ -109,6 +96,19 @@ _DELIVERABLE = (
     .order_by(Message.id)
 )
 _DELIVERABLE_OF = _DELIVERABLE.where(Message.conversation_id == bindparam("conversation_id"))
+
+
+def deliverable(session: Session, conversation_id: int | None = None) -> list[int]:
+    """Queued outbound rows, oldest first, of one conversation or of all.
+
+    A conversation with a row still being sent (or whose deliverer died mid-send) is
+    left out until that row is settled, so that its parts never arrive out of order;
+    rows left queued by an earlier turn (the database failed after its commit) go
+    before the new ones.
+    """
+    if conversation_id is None:
+        return list(session.scalars(_DELIVERABLE))
+    return list(session.scalars(_DELIVERABLE_OF, {"conversation_id": conversation_id}))
 
 
 @dataclass(frozen=True)

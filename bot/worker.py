@@ -120,6 +120,53 @@ def detected_language(text: str, current: str, guess: langid.Guess) -> str | Non
     return guess.language
 
 
+# Whether another inbound message of the same conversation waits behind the one read with it.
+_LATER = aliased(Message)
+_MORE_PENDING = (
+    exists()
+    .where(
+        _LATER.conversation_id == Message.conversation_id,
+        _LATER.direction == "in",
+        _LATER.status == RECEIVED,
+        _LATER.id > Message.id,
+    )
+    .correlate(Message)
+    .label("more_pending")
+)
+# Whether the helpline has answered the conversation of the message read with it before.
+_ANSWER = aliased(Message)
+_WRITTEN_BEFORE = (
+    exists()
+    .where(_ANSWER.conversation_id == Conversation.id, _ANSWER.direction == "out")
+    .correlate(Conversation)
+    .label("written_before")
+)
+
+
+# Built once: SQLAlchemy then finds each compiled statement without building it anew.
+# The oldest unhandled message of a conversation, with its conversation and contact.
+_NEXT_PENDING = (
+    select(Message, Conversation, Contact, _MORE_PENDING)
+    .join(Conversation, Message.conversation_id == Conversation.id)
+    .join(Contact, Conversation.contact_id == Contact.id)
+    .where(
+        Message.conversation_id == bindparam("conversation_id"),
+        Message.direction == "in",
+        Message.status == RECEIVED,
+    )
+    .order_by(Message.id)
+    .limit(1)
+)
+# A message being applied, with its conversation and contact (the outbox reads the
+# contact through the conversation) and whether the helpline has answered before.
+_TO_APPLY = (
+    select(Message, Conversation, Contact, _WRITTEN_BEFORE)
+    .join(Conversation, Message.conversation_id == Conversation.id)
+    .join(Contact, Conversation.contact_id == Contact.id)
+    .where(Message.id == bindparam("message_id"))
+)
+
+
 class Worker:
     def __init__(self, state: AppState) -> None:
         self.state = state
@@ -565,53 +612,6 @@ class Worker:
                 opened.case.id,
                 "opened" if opened.created else "reopened" if opened.reopened else "already open",
             )
-
-
-# Whether another inbound message of the same conversation waits behind the one read with it.
-_LATER = aliased(Message)
-_MORE_PENDING = (
-    exists()
-    .where(
-        _LATER.conversation_id == Message.conversation_id,
-        _LATER.direction == "in",
-        _LATER.status == RECEIVED,
-        _LATER.id > Message.id,
-    )
-    .correlate(Message)
-    .label("more_pending")
-)
-# Whether the helpline has answered the conversation of the message read with it before.
-_ANSWER = aliased(Message)
-_WRITTEN_BEFORE = (
-    exists()
-    .where(_ANSWER.conversation_id == Conversation.id, _ANSWER.direction == "out")
-    .correlate(Conversation)
-    .label("written_before")
-)
-
-
-# Built once: SQLAlchemy then finds each compiled statement without building it anew.
-# The oldest unhandled message of a conversation, with its conversation and contact.
-_NEXT_PENDING = (
-    select(Message, Conversation, Contact, _MORE_PENDING)
-    .join(Conversation, Message.conversation_id == Conversation.id)
-    .join(Contact, Conversation.contact_id == Contact.id)
-    .where(
-        Message.conversation_id == bindparam("conversation_id"),
-        Message.direction == "in",
-        Message.status == RECEIVED,
-    )
-    .order_by(Message.id)
-    .limit(1)
-)
-# A message being applied, with its conversation and contact (the outbox reads the
-# contact through the conversation) and whether the helpline has answered before.
-_TO_APPLY = (
-    select(Message, Conversation, Contact, _WRITTEN_BEFORE)
-    .join(Conversation, Message.conversation_id == Conversation.id)
-    .join(Contact, Conversation.contact_id == Contact.id)
-    .where(Message.id == bindparam("message_id"))
-)
 
 
 def _emergency(turn: Turn) -> bool:
